@@ -1,0 +1,120 @@
+"""Profiles: one frozen dataclass, three instances (smoke, cpu, paper).
+
+A profile fixes the scale of every notebook: which models play the LLM and encoder roles,
+how many questions each split contributes, and the decoding budgets. Everything else in the
+library takes its settings from a profile, so `--profile cpu` changes one name and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = REPO_ROOT / "data" / "hotpotqa"
+RUNS_DIR = REPO_ROOT / "runs"
+
+SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+QWEN = "Qwen/Qwen2.5-7B-Instruct"
+E5_BASE = "intfloat/e5-base-v2"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """The scale and models of one reproduction run."""
+
+    name: str
+    llm: str
+    encoder: str
+    # An OpenAI-compatible base URL (e.g. "http://localhost:8000/v1" for vLLM) to reach the LLM
+    # over HTTP instead of loading it in this process; $L2M_LLM_ENDPOINT sets it too.
+    llm_endpoint: str | None = None
+    # Questions per test split (None = the whole split, i.e. the paper's sizes).
+    test_questions: int | None
+    # PAPER §7: at most 5 agent steps per episode.
+    max_steps: int = 5
+    # PAPER §7 / D.3: memory contexts are capped at 8096 words; small profiles cap lower
+    # because every word is prefill time on a CPU.
+    memory_word_limit: int = 8096
+    # PAPER §8.1 / D.3: baselines retrieve the top 10 units.
+    top_k: int = 10
+    think_max_tokens: int = 128
+    act_max_tokens: int = 32
+    # 0.0 = greedy. The paper's local-model decoding settings are unknown (PAPER §1.3);
+    # greedy makes every number here reproducible bit for bit on one machine.
+    temperature: float = 0.0
+    # "strict": the paper's full-string regex ^(\w+)\[(.+)\]$ on the whole output.
+    # "first_line": the first line that matches it (see l2m.actions).
+    action_parser: str = "strict"
+    # Sequences per forward pass of the local LLM.
+    llm_batch_size: int = 8
+    # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
+    dtype: str = "auto"
+    seed: int = 0
+
+    @property
+    def run_dir(self) -> Path:
+        return RUNS_DIR / self.name
+
+    def replace(self, **changes) -> "Profile":
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        llm=SMOLLM2,
+        encoder=MINILM,
+        test_questions=2,
+        memory_word_limit=512,
+        think_max_tokens=48,
+        act_max_tokens=24,
+        action_parser="first_line",
+    ),
+    "cpu": Profile(
+        name="cpu",
+        llm=SMOLLM2,
+        encoder=MINILM,
+        test_questions=None,
+        memory_word_limit=1024,
+        think_max_tokens=64,
+        act_max_tokens=24,
+        action_parser="first_line",
+    ),
+    "paper": Profile(
+        name="paper",
+        llm=QWEN,
+        encoder=E5_BASE,
+        test_questions=None,
+        think_max_tokens=256,
+        act_max_tokens=64,
+    ),
+}
+
+
+class UnknownProfileError(ValueError):
+    pass
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name` (default: $L2M_PROFILE, else smoke)."""
+    name = name or os.environ.get("L2M_PROFILE", "smoke")
+    if name not in PROFILES:
+        raise UnknownProfileError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    endpoint = os.environ.get("L2M_LLM_ENDPOINT")
+    return PROFILES[name].replace(llm_endpoint=endpoint) if endpoint else PROFILES[name]
+
+
+def seed_everything(seed: int) -> None:
+    """The one place where Python's, NumPy's and torch's generators are seeded."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

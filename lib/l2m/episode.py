@@ -1,0 +1,86 @@
+"""One HotpotQA episode as an Operation (PAPER §1.2, the per-step loop).
+
+At step k:
+  1. store("Observation (Step k): ...")   the question at k = 1, then the env's answer
+  2. recall(question)                     the query is always the question
+  3. think, then act                      two agent LLM calls
+  4. store("Thought (Step k): ...") and store("Action (Step k): ...")
+  5. the environment carries out the action
+
+Everything is logged: each store and recall record, the context the agent saw, both agent
+calls with their prompts, outputs, tokens and seconds, the action, observation and reward.
+"""
+
+from __future__ import annotations
+
+import time
+
+from l2m.agent import Agent
+from l2m.calls import Operation, call_record
+from l2m.data.hotpotqa import HotpotRecord
+from l2m.env.hotpotqa import HotpotQAEnv
+from l2m.memory.base import EMPTY_CONTEXT, Memory, Recall
+
+
+def play_episode(record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: Memory | None) -> Operation[dict]:
+    if agent.uses_memory and memory is None:
+        raise ValueError(f"a {agent.kind} agent needs a memory")
+    started = time.perf_counter()
+    observation = env.reset(record)
+    if memory is not None:
+        memory.reset()
+    steps, reward, result = [], 0.0, None
+    for k in range(1, env.max_steps + 1):
+        step = {"step": k, "observation": observation, "store": [], "llm_calls": []}
+        recall = Recall(EMPTY_CONTEXT)
+        if memory is not None:
+            step["store"].append((yield from memory.store(f"Observation (Step {k}): {observation}")))
+            recall = yield from memory.recall(record.question)
+        step["recall"], step["context"] = recall.record, recall.context
+        thought = ""
+        if agent.thinks:
+            request = agent.think_request(record.question, recall.context)
+            generation = yield request
+            thought = generation.text.strip()
+            step["llm_calls"].append(call_record(request, generation))
+        request = agent.act_request(record.question, thought, recall.context)
+        generation = yield request
+        step["llm_calls"].append(call_record(request, generation))
+        if memory is not None:
+            step["store"].append((yield from memory.store(f"Thought (Step {k}): {thought}")))
+            step["store"].append((yield from memory.store(f"Action (Step {k}): {generation.text.strip()}")))
+        result = env.step(generation.text)
+        observation, reward = result.observation, result.reward
+        step.update(
+            thought=thought,
+            action=str(result.action) if result.action else None,
+            action_valid=bool(result.action and result.action.valid),
+            next_observation=observation,
+            reward=reward,
+        )
+        steps.append(step)
+        if result.done:
+            break
+    return summarize_episode(record, steps, reward, result, time.perf_counter() - started)
+
+
+def summarize_episode(record: HotpotRecord, steps: list[dict], reward: float, last, seconds: float) -> dict:
+    calls = [c for s in steps for c in s["llm_calls"]] + [
+        c for s in steps for r in [s["recall"], *s["store"]] for c in r.get("llm_calls", [])
+    ]
+    finished = last is not None and last.action is not None and last.action.verb == "Finish"
+    return {
+        "question_id": record.id,
+        "question": record.question,
+        "gold_answer": record.answer,
+        "level": record.level,
+        "type": record.type,
+        "reward": reward,
+        "answer": last.action.argument if finished else None,
+        "steps": len(steps),
+        "seconds": round(seconds, 3),
+        "llm_calls": len(calls),
+        "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
+        "completion_tokens": sum(c["completion_tokens"] for c in calls),
+        "step_records": steps,
+    }

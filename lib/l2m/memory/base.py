@@ -1,0 +1,61 @@
+"""The memory protocol every method implements (PAPER §1.2, DESIGN "How data flows").
+
+    reset()              forget everything (a new episode)
+    store(text)          an Operation returning the store record
+    recall(query)        an Operation returning a Recall: the context the agent sees and a
+                         record of what was done (retrieved units, scores, LLM calls...)
+
+`store` and `recall` are Operations (see l2m.calls) because some methods call the LLM in them
+(extraction, merges, summaries, judges); those calls are then batched across episodes.
+Methods that never call the LLM decorate plain methods with `without_llm`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from l2m.calls import Operation
+
+EMPTY_CONTEXT = "None"
+
+
+@dataclass
+class Recall:
+    context: str
+    record: dict = field(default_factory=dict)
+
+
+class Memory(ABC):
+    name: str = "memory"
+
+    @abstractmethod
+    def reset(self) -> None: ...
+
+    @abstractmethod
+    def store(self, text: str) -> Operation[dict]: ...
+
+    @abstractmethod
+    def recall(self, query: str) -> Operation[Recall]: ...
+
+
+def truncate_words(text: str, limit: int, keep: str = "head") -> str:
+    """Keep the first (head) or last (tail) `limit` pieces of `text` split on single spaces.
+
+    MemEngine's truncation (BASELINES §0) splits on ' ' only, so newlines do not separate
+    words, and keeps the head; "tail" is the option that keeps the newest content instead.
+    """
+    if keep not in ("head", "tail"):
+        raise ValueError(f"keep must be 'head' or 'tail', got {keep!r}")
+    pieces = text.split(" ")
+    if len(pieces) <= limit:
+        return text
+    return " ".join(pieces[:limit] if keep == "head" else pieces[-limit:])
+
+
+def render_indexed(texts: list[str]) -> str:
+    """MemEngine's ConcateUtilization (BASELINES §0): an indexed list between markers."""
+    if not texts:
+        return EMPTY_CONTEXT
+    body = "\n".join(f"[{i}] {t}" for i, t in enumerate(texts))
+    return f"[Memory Start]\n{body}\n[Memory End]"

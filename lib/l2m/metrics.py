@@ -1,0 +1,56 @@
+"""Answer metrics (SQuAD-style EM and F1) and the Wilson interval for accuracies."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """PAPER §7: lower-case, strip punctuation, drop a/an/the, collapse whitespace (SQuAD)."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised strings are equal: the episode reward of PAPER §7."""
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    """Token-level F1 of the normalised strings (HotpotQA's official definition).
+
+    As in the official script, yes/no/noanswer answers score 0 unless they match exactly.
+    """
+    pred, ref = normalize_answer(prediction), normalize_answer(gold)
+    special = {"yes", "no", "noanswer"}
+    if (pred in special or ref in special) and pred != ref:
+        return 0.0
+    pred_tokens, ref_tokens = pred.split(), ref.split()
+    common = Counter(pred_tokens) & Counter(ref_tokens)
+    overlap = sum(common.values())
+    if overlap == 0:
+        return 0.0
+    precision = overlap / len(pred_tokens)
+    recall = overlap / len(ref_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a binomial proportion (sound at 0 and n successes too)."""
+    if n <= 0:
+        raise ValueError("a proportion needs n >= 1 trials")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in [0, {n}], got {successes}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

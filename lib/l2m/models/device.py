@@ -1,0 +1,74 @@
+"""Device and dtype choice, by measurement rather than assumption.
+
+On CUDA the choice is bf16. On a CPU, bf16 only pays where the hardware multiplies bf16
+natively (AMX or AVX512-BF16); on AVX2-only machines a bf16 prefill of SmolLM2 ran 4.5x
+slower than fp32. So when the CPU advertises a bf16 instruction, a matmul of the model's
+shape is timed in both dtypes and bf16 is taken only if it is clearly faster.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+# bf16 must beat fp32 by this factor to be worth its rounding.
+BF16_MIN_SPEEDUP = 1.2
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str
+    dtype: torch.dtype
+    reason: str
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _matmul_seconds(dtype: torch.dtype, repeats: int = 10) -> float:
+    # A prefill-sized product with SmolLM2's MLP shape: (256 tokens x 576) @ (576 x 1536).
+    a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return (time.perf_counter() - start) / repeats
+
+
+@functools.lru_cache(maxsize=None)
+def measured_cpu_dtype() -> tuple[torch.dtype, str]:
+    flags = cpu_flags() & set(BF16_FLAGS)
+    if not flags:
+        return torch.float32, "fp32: the CPU has no bf16 instructions (no amx_bf16/avx512_bf16)"
+    fp32, bf16 = _matmul_seconds(torch.float32), _matmul_seconds(torch.bfloat16)
+    speedup = fp32 / bf16
+    verdict = torch.bfloat16 if speedup >= BF16_MIN_SPEEDUP else torch.float32
+    name = "bf16" if verdict is torch.bfloat16 else "fp32"
+    return verdict, f"{name}: CPU has {', '.join(sorted(flags))}; bf16 matmul measured {speedup:.2f}x fp32"
+
+
+def choose_device(dtype: str = "auto") -> DeviceChoice:
+    """Device and dtype for a local model; dtype is 'auto', 'float32' or 'bfloat16'."""
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"unknown dtype {dtype!r}; choose auto, float32 or bfloat16")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype != "auto":
+        return DeviceChoice(device, getattr(torch, dtype), f"{dtype}: set explicitly")
+    if device == "cuda":
+        return DeviceChoice(device, torch.bfloat16, "bf16: CUDA device")
+    chosen, reason = measured_cpu_dtype()
+    return DeviceChoice(device, chosen, reason)

@@ -1,0 +1,267 @@
+"""Chat models behind one batched interface.
+
+`ChatModel.generate(conversations, sampling)` answers a whole batch of conversations at once;
+the episode runner sends it the calls of every live episode together. Two backends:
+
+* `TransformersChatModel`: a local model (GGUF file, folder, or cached hub id) through
+  transformers, on CUDA when present, else on the CPU in the dtype that `choose_device`
+  measures to be faster; LoRA adapters are merged into the weights in the order given.
+* `OpenAIChatModel`: any OpenAI-compatible endpoint (e.g. a vLLM server), with bounded
+  retries and exponential backoff.
+
+`l2m.models.cache.CachedChatModel` wraps either with an on-disk cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import httpx
+import torch
+
+from l2m.models.device import DeviceChoice, choose_device
+from l2m.models.registry import ResolvedModel, resolve_model
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings; part of every cache key. temperature 0 means greedy."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    # Wall seconds of the batch this generation was part of, divided by the batch size.
+    seconds: float
+    cached: bool = False
+
+
+class ChatModel(Protocol):
+    # Identifies the weights (and adapters and dtype) for cache keys and records.
+    name: str
+
+    def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]: ...
+
+
+def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def conversion_cache_dir() -> Path:
+    return Path(os.environ.get("L2M_CACHE", Path.home() / ".cache" / "l2m")) / "converted"
+
+
+def _convert_gguf(resolved: ResolvedModel) -> Path:
+    """A safetensors copy of a GGUF model, made once (de-quantising takes ~20 s, loading it 0.5 s).
+
+    Written to a temporary folder and renamed, so an interrupted conversion leaves nothing
+    that a later load would trust.
+    """
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = conversion_cache_dir() / f"{resolved.path.stem}-{file_digest(resolved.path)[:16]}"
+    if (target / "model.safetensors").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file, dtype=torch.float32)
+    # The de-quantised weights are plain fp32; drop the GGUF marker that blocks saving.
+    model.config.__dict__.pop("quantization_config", None)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+    try:
+        model.config.save_pretrained(staging)
+        model.generation_config.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        save_model(model, str(staging / "model.safetensors"))
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "model.safetensors").is_file():
+            raise
+    return target
+
+
+class TransformersChatModel:
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        adapters: Sequence[str | Path] = (),
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.resolved = resolve_model(model_name)
+        self.choice: DeviceChoice = choose_device(dtype)
+        self.batch_size = batch_size
+        folder = _convert_gguf(self.resolved) if self.resolved.gguf_file else self.resolved.folder
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.choice.dtype, attn_implementation="sdpa")
+        self.adapters = tuple(Path(a) for a in adapters)
+        for adapter in self.adapters:
+            model = _merge_adapter(model, adapter)
+        self.model = model.to(self.choice.device).eval()
+        adapter_ids = ",".join(file_digest(a / "adapter_model.safetensors")[:12] for a in self.adapters)
+        self.name = f"{model_name}|{str(self.choice.dtype).removeprefix('torch.')}|adapters=[{adapter_ids}]"
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]:
+        prompts = [self.prompt_ids(m) for m in conversations]
+        # Length-bucketed batches: neighbours in length share a batch, so padding stays small.
+        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        results: list[Generation | None] = [None] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for i, gen in zip(chunk, self._generate_batch([prompts[i] for i in chunk], sampling)):
+                results[i] = gen
+        return results
+
+    @torch.inference_mode()
+    def _generate_batch(self, prompts: list[list[int]], sampling: Sampling) -> list[Generation]:
+        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.choice.device)
+        options = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if not sampling.greedy:
+            torch.manual_seed(sampling.seed)
+            options = dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
+        start = time.perf_counter()
+        output = self.model.generate(
+            **batch,
+            max_new_tokens=sampling.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **options,
+        )
+        seconds = (time.perf_counter() - start) / len(prompts)
+        new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
+        return [
+            Generation(
+                text=self.tokenizer.decode(_until_eos(ids, self.model.generation_config.eos_token_id), skip_special_tokens=True),
+                prompt_tokens=len(prompt),
+                completion_tokens=len(_until_eos(ids, self.model.generation_config.eos_token_id)),
+                seconds=seconds,
+            )
+            for prompt, ids in zip(prompts, new_tokens)
+        ]
+
+
+def _until_eos(ids: list[int], eos: int | list[int] | None) -> list[int]:
+    """The generated ids up to and including the first end-of-sequence token."""
+    stops = set(eos if isinstance(eos, list) else [eos])
+    for k, token in enumerate(ids):
+        if token in stops:
+            return ids[: k + 1]
+    return ids
+
+
+def _merge_adapter(model, adapter: Path):
+    """Stack one LoRA adapter by merging it into the weights (PAPER §3.3: SFT, then DPO, ...)."""
+    from peft import PeftModel
+
+    if not (adapter / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+
+
+class EndpointError(RuntimeError):
+    pass
+
+
+class OpenAIChatModel:
+    """An OpenAI-compatible /chat/completions endpoint; a batch goes out as concurrent requests."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        max_retries: int = 4,
+        backoff_seconds: float = 1.0,
+        timeout_seconds: float = 120.0,
+        concurrency: int = 16,
+    ):
+        self.name = f"{model_name}@{base_url}"
+        self.model_name = model_name
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.headers = {"Authorization": f"Bearer {api_key or os.environ.get('OPENAI_API_KEY', 'EMPTY')}"}
+        self.max_retries, self.backoff_seconds = max_retries, backoff_seconds
+        self.timeout_seconds, self.concurrency = timeout_seconds, concurrency
+
+    def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(lambda m: self._complete(m, sampling), conversations))
+
+    def _complete(self, messages: Messages, sampling: Sampling) -> Generation:
+        body = {
+            "model": self.model_name,
+            "messages": messages,
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+        }
+        start = time.perf_counter()
+        reply = self._post(body)
+        usage = reply.get("usage") or {}
+        return Generation(
+            text=reply["choices"][0]["message"]["content"] or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=time.perf_counter() - start,
+        )
+
+    def _post(self, body: dict) -> dict:
+        last_error = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                response = httpx.post(self.url, json=body, headers=self.headers, timeout=self.timeout_seconds)
+            except httpx.HTTPError as err:
+                last_error = f"{type(err).__name__}: {err}"
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                last_error = f"HTTP {response.status_code}"
+                continue
+            if response.status_code != 200:
+                raise EndpointError(f"{self.url} refused the request: HTTP {response.status_code} {response.text[:300]}")
+            return response.json()
+        raise EndpointError(
+            f"{self.url} did not answer after {self.max_retries + 1} attempts ({last_error}); "
+            "is the server running and reachable?"
+        )

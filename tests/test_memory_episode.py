@@ -1,0 +1,105 @@
+import re
+
+import pytest
+
+from conftest import ScriptedChatModel
+from l2m.agent import Agent
+from l2m.config import get_profile
+from l2m.env.hotpotqa import HotpotQAEnv
+from l2m.env.wiki import LocalWiki
+from l2m.episode import play_episode
+from l2m.memory.base import EMPTY_CONTEXT, render_indexed, truncate_words
+from l2m.memory.full import FUMemory
+from l2m.runner import run_lockstep
+
+
+def drain(operation):
+    """Run an Operation that must not call the LLM."""
+    with pytest.raises(StopIteration) as stop:
+        next(operation)
+    return stop.value.value
+
+
+def test_fumemory_renders_all_units_in_order():
+    memory = FUMemory()
+    for text in ["a b", "c", "d e f"]:
+        drain(memory.store(text))
+    context = drain(memory.recall("ignored")).context
+    assert context == "[Memory Start]\n[0] a b\n[1] c\n[2] d e f\n[Memory End]"
+
+
+def test_fumemory_truncation_keeps_the_head_by_default():
+    memory = FUMemory(word_limit=4)
+    for text in ["one two", "three four", "five six"]:
+        drain(memory.store(text))
+    context = drain(memory.recall("q")).context
+    assert context == "[Memory Start]\n[0] one two\n[1]"  # newlines do not separate words
+    assert len(context.split(" ")) == 4
+
+
+def test_truncation_tail_and_reset():
+    assert truncate_words("a b c d", 2, keep="tail") == "c d"
+    memory = FUMemory()
+    drain(memory.store("x"))
+    memory.reset()
+    assert drain(memory.recall("q")).context == EMPTY_CONTEXT == render_indexed([])
+
+
+def scripted_agent(prompt: str) -> str:
+    """Searches the title named in the question, then answers from memory."""
+    if "Choose one of the following actions" not in prompt:
+        return "I should look it up."
+    if "capital and largest city" in prompt:
+        return "Finish[Paris]"
+    return "Search[Paris]"
+
+
+def test_episode_runs_and_logs_every_step(record):
+    wiki = LocalWiki.from_records([record])
+    profile = get_profile("smoke")
+    model = ScriptedChatModel(scripted_agent)
+    (result,) = run_lockstep(
+        [play_episode(record, HotpotQAEnv(wiki, max_steps=5), Agent.from_profile(profile), FUMemory())],
+        {"agent": model},
+    )
+    assert result["reward"] == 1.0 and result["answer"] == "Paris" and result["steps"] == 2
+    first, second = result["step_records"]
+    assert first["action"] == "Search[Paris]" and first["next_observation"].startswith("Paris is")
+    assert [s["stage"] for s in first["llm_calls"]] == ["think", "act"]
+    # Everything the agent saw at step 2 came through memory: the observation of step 1 is in it.
+    assert "Observation (Step 2): Paris is the capital" in second["context"]
+    assert re.search(r"\[\d\] Thought \(Step 1\)", second["context"])
+    assert result["llm_calls"] == 4
+
+
+def test_lockstep_batches_across_episodes(record):
+    wiki = LocalWiki.from_records([record])
+    agent = Agent.from_profile(get_profile("smoke"))
+    model = ScriptedChatModel(scripted_agent)
+    done = []
+    results = run_lockstep(
+        (play_episode(record, HotpotQAEnv(wiki), agent, FUMemory()) for _ in range(5)),
+        {"agent": model},
+        max_live=3,
+        on_done=lambda i, r: done.append(i),
+    )
+    assert len(results) == 5 and all(r["reward"] == 1.0 for r in results)
+    assert max(model.batches) == 3 and sorted(done) == [0, 1, 2, 3, 4]
+    # 5 episodes x 2 steps x 2 calls = 20 calls in far fewer batches
+    assert model.calls == 20 and len(model.batches) < 20
+
+
+def test_memoryless_agents_take_one_step(record):
+    wiki = LocalWiki.from_records([record])
+    for kind, calls in [("act_only", 1), ("cot_only", 2)]:
+        model = ScriptedChatModel(lambda p: "Finish[Paris]")
+        agent = Agent.from_profile(get_profile("smoke"), kind)
+        (result,) = run_lockstep([play_episode(record, HotpotQAEnv(wiki, max_steps=1), agent, None)], {"agent": model})
+        assert result["steps"] == 1 and result["reward"] == 1.0 and model.calls == calls
+        assert "memory" not in result["step_records"][0]["llm_calls"][-1]["prompt"]
+
+
+def test_react_agent_requires_memory(record):
+    agent = Agent.from_profile(get_profile("smoke"))
+    with pytest.raises(ValueError, match="needs a memory"):
+        next(play_episode(record, HotpotQAEnv(LocalWiki({})), agent, None))

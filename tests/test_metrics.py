@@ -1,0 +1,33 @@
+import pytest
+
+from l2m.metrics import exact_match, f1_score, normalize_answer, wilson_interval
+
+
+def test_normalisation_is_squad():
+    assert normalize_answer("  The  Eiffel-Tower!  ") == "eiffeltower"
+    assert normalize_answer("An apple a day") == "apple day"
+
+
+@pytest.mark.parametrize(
+    "pred, gold, em",
+    [("Paris", "paris", 1.0), ("the Paris.", "Paris", 1.0), ("Paris, France", "Paris", 0.0), ("", "Paris", 0.0)],
+)
+def test_exact_match(pred, gold, em):
+    assert exact_match(pred, gold) == em
+
+
+def test_f1_hand_computed():
+    # prediction tokens: new york city (3); gold: new york (2); overlap 2
+    # precision 2/3, recall 1 -> F1 = 2 * (2/3) / (5/3) = 0.8
+    assert f1_score("New York City", "New York") == pytest.approx(0.8)
+    assert f1_score("yes", "no") == 0.0
+    assert f1_score("yes", "Yes.") == 1.0
+    assert f1_score("Berlin", "Paris") == 0.0
+
+
+def test_wilson_interval_hand_computed():
+    low, high = wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(0, 20)[1] == pytest.approx(0.1611, abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
