@@ -120,6 +120,7 @@ class TransformersChatModel:
         adapters: Sequence[str | Path] = (),
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         self.resolved = resolve_model(model_name)
         self.choice: DeviceChoice = choose_device(dtype)
@@ -129,7 +130,9 @@ class TransformersChatModel:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        hf_logging.disable_progress_bar()  # loading a converted model takes under a second
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.choice.dtype, attn_implementation="sdpa")
+        hf_logging.enable_progress_bar()
         self.adapters = tuple(Path(a) for a in adapters)
         for adapter in self.adapters:
             model = _merge_adapter(model, adapter)

