@@ -54,3 +54,43 @@ class ScriptedChatModel:
             text = self.respond(messages[-1]["content"])
             out.append(Generation(text, len(messages[-1]["content"].split()), len(text.split()), 0.0))
         return out
+
+
+class HashingEncoder:
+    """A deterministic stand-in for the sentence encoder: hashed bag of lower-cased words, L2-normalised.
+
+    Texts that share words get a positive cosine; texts with no word in common get ~0.
+    """
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.name = "hashing-encoder"
+
+    def encode(self, texts, kind="passage"):
+        import hashlib
+
+        import numpy as np
+
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                rows[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms == 0, 1.0, norms)
+
+
+def drive(operation, respond=lambda prompt: ""):
+    """Run an Operation, answering each LLM request with respond(prompt_text).
+
+    Returns (value, requests) where requests lists the LLMRequests in the order they came.
+    """
+    requests = []
+    answer = None
+    try:
+        while True:
+            request = operation.send(answer)
+            requests.append(request)
+            text = respond(request.messages[-1]["content"])
+            answer = Generation(text, len(request.messages[-1]["content"].split()), len(text.split()), 0.0)
+    except StopIteration as stop:
+        return stop.value, requests

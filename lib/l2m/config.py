@@ -74,32 +74,33 @@ class Profile:
         return dataclasses.replace(self, **changes)
 
 
+# What the 135M-parameter profiles share: the small models, and the help a 135M agent needs to
+# act at all (issue "A small agent that can act"; notebook 00a).
+_SMALL_MODEL = dict(
+    llm=SMOLLM2,
+    encoder=MINILM,
+    act_max_tokens=32,
+    action_parser="first_line",
+    constrained_actions=True,
+    success_criterion="f1",
+)
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        llm=SMOLLM2,
-        encoder=MINILM,
+        **_SMALL_MODEL,
         test_questions=2,
         memory_word_limit=512,
         think_max_tokens=48,
-        act_max_tokens=32,
-        action_parser="first_line",
-        constrained_actions=True,
         agent_adapter_questions=2,
-        success_criterion="f1",
     ),
     "cpu": Profile(
         name="cpu",
-        llm=SMOLLM2,
-        encoder=MINILM,
+        **_SMALL_MODEL,
         test_questions=None,
         memory_word_limit=1024,
         think_max_tokens=64,
-        act_max_tokens=32,
-        action_parser="first_line",
-        constrained_actions=True,
         agent_adapter_questions=64,
-        success_criterion="f1",
     ),
     "paper": Profile(
         name="paper",

@@ -15,7 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from l2m.calls import Operation
+from l2m.calls import LLMRequest, Operation, user_message
+from l2m.models.llm import Sampling
 
 EMPTY_CONTEXT = "None"
 
@@ -59,3 +60,22 @@ def render_indexed(texts: list[str]) -> str:
         return EMPTY_CONTEXT
     body = "\n".join(f"[{i}] {t}" for i, t in enumerate(texts))
     return f"[Memory Start]\n{body}\n[Memory End]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemorySettings:
+    """What every memory method takes from the profile."""
+
+    # Context cap in words (PAPER §7 / D.3: 8096; the small profiles cap lower).
+    word_limit: int = 8096
+    # Units retrieved by the top-k baselines (PAPER D.3: 10; MemEngine's defaults differ).
+    top_k: int = 10
+    # Decoding of the memory-side LLM calls (summaries, judges, merges, extraction).
+    llm: Sampling = Sampling(max_new_tokens=128)
+    # Seed of the method's own randomness (forgetting, stop rules).
+    seed: int = 0
+
+
+def memory_request(stage: str, prompt: str, sampling: Sampling) -> LLMRequest:
+    """A memory-side LLM call (role "memory"), sent as a single user message."""
+    return LLMRequest("memory", stage, user_message(prompt), sampling)

@@ -1,0 +1,140 @@
+"""The small agent: constrained actions, demonstrations from the training pool, success criteria, SFT packing."""
+
+import pytest
+
+from conftest import ScriptedChatModel, raw_record
+from l2m.actions import ACTION_CONSTRAINT, parse_action
+from l2m.agent import Agent
+from l2m.agent_tuning import AgentAdapterSettings, build_demonstrations, train_agent_adapter
+from l2m.config import SMOLLM2, get_profile
+from l2m.data.hotpotqa import parse_record
+from l2m.env.wiki import LocalWiki
+from l2m.models import Sampling
+from l2m.success import answer_in_context, is_success
+from l2m.training.sft import IGNORE, SFTExample, collate, encode_example
+
+
+def test_profiles_constrain_the_small_agent_only():
+    assert Agent.from_profile(get_profile("cpu")).act.constraint == ACTION_CONSTRAINT
+    assert Agent.from_profile(get_profile("paper")).act.constraint is None
+    assert Agent.from_profile(get_profile("cpu"), constrained=False).act.constraint is None
+    assert get_profile("paper").agent_adapter_questions == 0
+
+
+@pytest.mark.model
+def test_constrained_decoder_returns_one_action_for_a_prose_prompt():
+    from l2m.models.llm import TransformersChatModel
+
+    llm = TransformersChatModel(SMOLLM2, dtype="float32")
+    prose = "Write a long friendly paragraph about the history of Paris. Do not use brackets."
+    conv = [[{"role": "user", "content": prose}], [{"role": "user", "content": "What is 2+2?"}]]
+    free = llm.generate(conv, Sampling(24))
+    assert parse_action(free[0].text) is None  # the unconstrained model writes prose here
+    for generation in llm.generate(conv, Sampling(32, constraint=ACTION_CONSTRAINT)):
+        action = parse_action(generation.text)  # strict: the whole output is one action
+        assert action is not None and action.valid, generation.text
+
+
+@pytest.fixture
+def records():
+    train = parse_record(
+        raw_record(
+            _id="train1",
+            context=[["France", ["France is a country."]], ["Paris", ["Paris is the capital of France."]]],
+            supporting_facts=[["France", 0], ["Paris", 0]],
+        ),
+        source="t",
+        index=0,
+    )
+    test = parse_record(raw_record(_id="test1"), source="t", index=1)
+    return train, test
+
+
+def test_demonstrations_replay_the_scripted_episode(records):
+    train, _ = records
+    wiki = LocalWiki.from_records([train])
+    demos = build_demonstrations([train], wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"})
+    targets = [d.example.target for d in demos if d.stage == "act"]
+    assert targets == ["Search[France]", "Search[Paris]", "Finish[Paris]"]
+    assert {d.question_id for d in demos} == {"train1"}
+    # The step-3 prompt holds what FUMemory would hold then: the page found at step 2.
+    last_act = demos[-1].example.messages[-1]["content"]
+    assert "Observation (Step 3): Paris is the capital of France." in last_act
+    assert "Action (Step 2): Search[Paris]" in last_act
+
+
+def test_no_demonstration_from_a_test_question(records):
+    train, test = records
+    wiki = LocalWiki.from_records([train, test])
+    with pytest.raises(ValueError, match="test1 is a test question"):
+        build_demonstrations([train, test], wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"})
+
+
+def test_workspace_demonstrations_use_the_training_pool_only():
+    from l2m.workspace import Workspace
+
+    ws = Workspace(get_profile("cpu"))
+    pool_ids = {r.id for r in ws.splits["train"]}
+    assert not pool_ids & ws.test_ids
+
+
+def test_existing_adapter_is_reused_without_training(tmp_path, records):
+    train, _ = records
+    settings = AgentAdapterSettings.default(1, seed=0)
+    folder = tmp_path / f"agent_adapter-{settings.key(SMOLLM2, 1024, ['train1'])}"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    found = train_agent_adapter(
+        [train], LocalWiki({}), Agent.from_profile(get_profile("cpu")), llm_name=SMOLLM2, word_limit=1024,
+        settings=settings, forbidden_ids=set(), out_dir=tmp_path, manifest_extra={},
+    )
+    assert found == folder
+    other = AgentAdapterSettings.default(1, seed=1)
+    assert other.key(SMOLLM2, 1024, ["train1"]) != settings.key(SMOLLM2, 1024, ["train1"])
+
+
+def episode(answer, reward, context):
+    return {"answer": answer, "gold_answer": "New York City", "reward": reward, "step_records": [{"context": context}]}
+
+
+@pytest.mark.parametrize(
+    "ep, em, f1, in_context",
+    [
+        (episode("New York City", 1.0, "nothing"), True, True, False),
+        (episode("New York", 0.0, "[0] born in new york city."), False, True, True),  # F1 0.8
+        (episode("York", 0.0, "New York Citys"), False, False, False),  # F1 = 0.5 < 0.6; "citys" is no match
+        (episode(None, 0.0, "The New-York City hall"), False, False, False),
+        (episode("Boston", 0.0, "moved to New York City in 1990"), False, False, True),
+    ],
+)
+def test_success_criteria_hand_computed(ep, em, f1, in_context):
+    assert is_success(ep, "em") is em
+    assert is_success(ep, "f1", f1_threshold=0.6) is f1
+    assert is_success(ep, "answer_in_context") is in_context
+
+
+def test_answer_in_context_normalises_like_em():
+    assert answer_in_context("The Beatles", "... a band called beatles, formed ...")
+    assert not answer_in_context("Paris", "Parisian cafés")
+    with pytest.raises(ValueError, match="unknown success criterion"):
+        is_success(episode("x", 0.0, ""), "bleu")
+
+
+def test_sft_packs_prompt_and_target_without_pads_and_masks_the_prompt():
+    class Tok:
+        eos_token_id, pad_token_id = 99, 0
+
+        def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+            return messages[-1]["content"]
+
+        def __call__(self, text, add_special_tokens):
+            return {"input_ids": [len(w) for w in text.split()]}
+
+    ids, labels = encode_example(Tok(), SFTExample([{"role": "user", "content": "aa bbb c"}], "dddd e"), 100)
+    assert ids == [2, 3, 1, 4, 1, 99] and labels == [IGNORE] * 3 + [4, 1, 99]
+    short_ids, short_labels = encode_example(Tok(), SFTExample([{"role": "user", "content": "aa bbb c"}], "dddd e"), 4)
+    assert short_ids == [1, 4, 1, 99] and short_labels == [IGNORE, 4, 1, 99]  # prompt cut from the left
+    batch = collate([(ids, labels), ([5, 6], [IGNORE, 6])], pad_id=0)
+    assert batch["input_ids"][1].tolist() == [5, 6, 0, 0, 0, 0]
+    assert batch["labels"][1].tolist() == [IGNORE, 6, IGNORE, IGNORE, IGNORE, IGNORE]
+    assert batch["attention_mask"][1].tolist() == [1, 1, 0, 0, 0, 0]
