@@ -112,3 +112,27 @@ def test_initial_units_survive_reset():
     run_without_llm(memory.store("new"))
     memory.reset()
     assert run_without_llm(memory.recall("q")).context == "[Memory Start]\n[0] gold A\n[1] gold B\n[Memory End]"
+
+
+def test_episode_log_resumes_and_drops_a_torn_last_line(tmp_path):
+    from l2m.episode_log import EpisodeLog
+
+    path = tmp_path / "episodes.jsonl"
+    log = EpisodeLog(path)
+    log.append({"method": "FU", "question_id": "a", "seed": 0, "reward": 1.0})
+    with pytest.raises(ValueError, match="already logged"):
+        log.append({"method": "FU", "question_id": "a", "seed": 0, "reward": 0.0})
+    with open(path, "a") as handle:
+        handle.write('{"method": "FU", "question_id": "b", "se')  # killed mid-write
+    again = EpisodeLog(path)
+    assert ("FU", "a", 0) in again and ("FU", "b", 0) not in again
+    assert path.read_text().count("\n") == 1 and path.read_text().endswith("\n")
+    again.append({"method": "FU", "question_id": "b", "seed": 0, "reward": 0.0})
+    assert len(EpisodeLog(path).rows) == 2
+
+
+def test_unknown_method_is_refused():
+    from l2m.methods import UnknownMethodError, get_method
+
+    with pytest.raises(UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory"):
+        get_method("Nope")

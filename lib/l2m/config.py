@@ -46,6 +46,8 @@ class Profile:
     top_k: int = 10
     think_max_tokens: int = 128
     act_max_tokens: int = 32
+    # Generation budget of the memory-side LLM calls (summaries, judges, extraction, merges).
+    memory_max_tokens: int = 512
     # 0.0 = greedy. The paper's local-model decoding settings are unknown (PAPER §1.3);
     # greedy makes every number here reproducible bit for bit on one machine.
     temperature: float = 0.0
@@ -62,6 +64,9 @@ class Profile:
     success_criterion: str = "em"
     # Sequences per forward pass of the local LLM.
     llm_batch_size: int = 8
+    # Episodes played at once in lockstep (their LLM calls share batches); an interrupted run
+    # loses at most these, since each finished episode is logged at once.
+    live_episodes: int = 16
     # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
     dtype: str = "auto"
     seed: int = 0
@@ -80,6 +85,7 @@ _SMALL_MODEL = dict(
     llm=SMOLLM2,
     encoder=MINILM,
     act_max_tokens=32,
+    memory_max_tokens=96,
     action_parser="first_line",
     constrained_actions=True,
     success_criterion="f1",

@@ -21,8 +21,10 @@ from l2m.data.hotpotqa import HotpotRecord, load_splits
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
 from l2m.episode import play_episode
-from l2m.memory.base import Memory
-from l2m.models import ChatModel, Encoder, GenerationCache, load_llm
+from l2m.episode_log import EpisodeLog
+from l2m.memory.base import Memory, MemorySettings
+from l2m.methods import get_method
+from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
 from l2m.runner import run_lockstep
 
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
@@ -31,6 +33,11 @@ TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"
 @dataclass
 class Workspace:
     profile: Profile
+    # Where this workspace keeps its cache, artifacts and episode logs (default runs/<profile>/).
+    run_dir: Path | None = None
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir) if self.run_dir else self.profile.run_dir
 
     @cached_property
     def splits(self) -> dict[str, list[HotpotRecord]]:
@@ -43,7 +50,7 @@ class Workspace:
 
     @cached_property
     def cache(self) -> GenerationCache:
-        return GenerationCache(self.profile.run_dir / "llm_cache.sqlite")
+        return GenerationCache(self.run_dir / "llm_cache.sqlite")
 
     @cached_property
     def llm(self) -> ChatModel:
@@ -68,7 +75,7 @@ class Workspace:
             word_limit=self.profile.memory_word_limit,
             settings=settings,
             forbidden_ids=self.test_ids,
-            out_dir=self.profile.run_dir / "artifacts",
+            out_dir=self.run_dir / "artifacts",
             manifest_extra={"profile": self.profile.name, "seed": self.profile.seed},
         )
 
@@ -87,15 +94,36 @@ class Workspace:
         agent_llm: ChatModel | None = None,
         max_steps: int | None = None,
         description: str = "episodes",
+        on_done: Callable[[int, dict], None] | None = None,
     ) -> list[dict]:
-        """Play one episode per record in lockstep; returns the episode logs in record order."""
+        """Play one episode per record in lockstep; returns the episode logs in record order.
+
+        `on_done(index, episode)` runs as each episode finishes (run_method logs it there).
+        """
         operations = (play_episode(r, self.new_env(max_steps), agent, make_memory(r)) for r in records)
         models = {"agent": agent_llm or self.agent_llm, "memory": self.llm}
-        return run_lockstep(operations, models, total=len(records), description=description)
+        return run_lockstep(
+            operations,
+            models,
+            max_live=self.profile.live_episodes,
+            total=len(records),
+            description=description,
+            on_done=on_done,
+        )
 
     @cached_property
     def encoder(self) -> Encoder:
         return Encoder(self.profile.encoder)
+
+    @cached_property
+    def memory_settings(self) -> MemorySettings:
+        p = self.profile
+        return MemorySettings(
+            word_limit=p.memory_word_limit,
+            top_k=p.top_k,
+            llm=Sampling(p.memory_max_tokens, p.temperature, seed=p.seed),
+            seed=p.seed,
+        )
 
     def test_questions(self, level: str) -> list[HotpotRecord]:
         """The profile's share of a test level (all of it unless the profile scales it down)."""
@@ -103,6 +131,29 @@ class Workspace:
             raise ValueError(f"unknown level {level!r}; choose one of {', '.join(TEST_LEVELS)}")
         records = self.splits[TEST_LEVELS[level]]
         return records[: self.profile.test_questions] if self.profile.test_questions else records
+
+    def run_method(self, name: str, records: list[HotpotRecord]) -> list[dict]:
+        """Episodes of method `name` on `records` with the profile's seed, resumable.
+
+        Finished episodes are appended to runs/<profile>/episodes/<name>.jsonl as they end; a
+        rerun plays only the (question, seed) pairs missing there. Rows come back in record order.
+        For another seed, use a Workspace of `profile.replace(seed=...)`.
+        """
+        method = get_method(name)
+        seed = self.profile.seed
+        log = EpisodeLog(self.run_dir / "episodes" / f"{name}.jsonl")
+        todo = [r for r in records if (name, r.id, seed) not in log]
+        self.play(
+            todo,
+            Agent.from_profile(self.profile, method.agent_kind),
+            lambda record: method.make_memory(self),
+            max_steps=method.max_steps,
+            description=name,
+            on_done=lambda index, episode: log.append(
+                {"method": name, "seed": seed, "profile": self.profile.name} | episode
+            ),
+        )
+        return [log.rows[(name, r.id, seed)] for r in records]
 
     def figure_path(self, name: str) -> Path:
         """figures/<profile>/<name>.png (the cpu profile's figures are the committed ones)."""

@@ -1,0 +1,52 @@
+"""Every method the notebooks compare, by name: a memory (or none) and the agent that uses it.
+
+    get_method("LTMemory").make_memory(ws)   -> a fresh memory for one episode
+    METHODS                                  -> the registry (names as in the paper's tables)
+
+ActOnly and CoTOnly are the paper's memory-less single-step agents (PAPER §8.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from l2m.memory.base import Memory
+from l2m.memory.full import FUMemory
+
+if TYPE_CHECKING:
+    from l2m.workspace import Workspace
+
+
+class UnknownMethodError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    # Builds a fresh memory for one episode; None for the memory-less agents.
+    build: Callable[["Workspace"], Memory] | None
+    agent_kind: str = "react"
+    # ActOnly and CoTOnly answer in one step (PAPER Table 3: time per step = per trajectory).
+    max_steps: int | None = None
+
+    def make_memory(self, ws: "Workspace") -> Memory | None:
+        return self.build(ws) if self.build is not None else None
+
+
+METHODS: dict[str, Method] = {
+    "ActOnly": Method("ActOnly", None, agent_kind="act_only", max_steps=1),
+    "CoTOnly": Method("CoTOnly", None, agent_kind="cot_only", max_steps=1),
+    "FUMemory": Method("FUMemory", lambda ws: FUMemory(word_limit=ws.memory_settings.word_limit)),
+}
+
+
+def register(method: Method) -> None:
+    METHODS[method.name] = method
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise UnknownMethodError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
