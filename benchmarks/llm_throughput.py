@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -25,17 +23,15 @@ import torch
 
 from l2m.config import SMOLLM2
 from l2m.data.hotpotqa import load_split
-from l2m.models.device import cpu_flags
+from l2m.models.device import cpu_flags, cpu_model_name
 from l2m.models.llm import TransformersChatModel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), platform.processor())
     return {
-        "cpu": model,
+        "cpu": cpu_model_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
@@ -109,13 +105,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    report = {"benchmark": "llm_throughput", "model": args.model, "machine": machine(), "settings": vars(args) | {"out": None}, "runs": []}
+    report = {
+        "benchmark": "llm_throughput",
+        "model": args.model,
+        "machine": machine(),
+        "settings": vars(args) | {"out": None},
+        "runs": [],
+    }
     for dtype in args.dtypes:
         llm = TransformersChatModel(args.model, dtype=dtype)
         for batch in args.batch_sizes:
             row = {"dtype": dtype, **measure(llm, batch, args.prompt_tokens, args.new_tokens, args.repeats)}
             report["runs"].append(row)
-            print(f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s", flush=True)
+            print(
+                f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s",
+                flush=True,
+            )
         del llm
     out = args.out or RESULTS / "llm_throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)

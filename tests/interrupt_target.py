@@ -1,6 +1,6 @@
 """Plays FUMemory episodes with a slow scripted LLM into a given run folder (for test_interrupt.py).
 
-    python tests/interrupt_target.py RUN_DIR N_QUESTIONS
+python tests/interrupt_target.py RUN_DIR N_QUESTIONS
 """
 
 import sys

@@ -55,7 +55,9 @@ def test_missing_field_is_named(tmp_path, missing):
         load_hotpotqa(write(tmp_path, [raw]))
 
 
-@pytest.mark.parametrize("payload, problem", [("", "empty"), ("{not json", "not valid JSON"), ("{}", "non-empty JSON list")])
+@pytest.mark.parametrize(
+    "payload, problem", [("", "empty"), ("{not json", "not valid JSON"), ("{}", "non-empty JSON list")]
+)
 def test_bad_files_are_refused(tmp_path, payload, problem):
     with pytest.raises(DataError, match=problem):
         load_hotpotqa(write(tmp_path, payload))

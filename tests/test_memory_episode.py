@@ -134,5 +134,5 @@ def test_episode_log_resumes_and_drops_a_torn_last_line(tmp_path):
 def test_unknown_method_is_refused():
     from l2m.methods import UnknownMethodError, get_method
 
-    with pytest.raises(UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory"):
+    with pytest.raises(UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory, LTMemory"):
         get_method("Nope")

@@ -1,13 +1,18 @@
 """Model layer: name resolution, the cache, the dtype choice, and the real small models."""
 
-import json
-
 import numpy as np
 import pytest
 
 from conftest import ScriptedChatModel
 from l2m.config import MINILM, SMOLLM2, UnknownProfileError, get_profile
-from l2m.models import CachedChatModel, Encoder, GenerationCache, ModelNotFoundError, Sampling, resolve_model
+from l2m.models import (
+    CachedChatModel,
+    Encoder,
+    GenerationCache,
+    ModelNotFoundError,
+    Sampling,
+    resolve_model,
+)
 from l2m.models.device import choose_device
 from l2m.models.llm import EndpointError, OpenAIChatModel, TransformersChatModel
 

@@ -2,10 +2,14 @@
 
 import pytest
 
-from conftest import ScriptedChatModel, raw_record
+from conftest import raw_record
 from l2m.actions import ACTION_CONSTRAINT, parse_action
 from l2m.agent import Agent
-from l2m.agent_tuning import AgentAdapterSettings, build_demonstrations, train_agent_adapter
+from l2m.agent_tuning import (
+    AgentAdapterSettings,
+    build_demonstrations,
+    train_agent_adapter,
+)
 from l2m.config import SMOLLM2, get_profile
 from l2m.data.hotpotqa import parse_record
 from l2m.env.wiki import LocalWiki
@@ -85,8 +89,15 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
     folder.mkdir()
     (folder / "manifest.json").write_text("{}")
     found = train_agent_adapter(
-        [train], LocalWiki({}), Agent.from_profile(get_profile("cpu")), llm_name=SMOLLM2, word_limit=1024,
-        settings=settings, forbidden_ids=set(), out_dir=tmp_path, manifest_extra={},
+        [train],
+        LocalWiki({}),
+        Agent.from_profile(get_profile("cpu")),
+        llm_name=SMOLLM2,
+        word_limit=1024,
+        settings=settings,
+        forbidden_ids=set(),
+        out_dir=tmp_path,
+        manifest_extra={},
     )
     assert found == folder
     other = AgentAdapterSettings.default(1, seed=1)

@@ -43,8 +43,7 @@ ACTION_MENU = (
 
 ACT_PROMPT = (
     ROLE_LINE + "\nThe question is: {question}.\n"
-    "You have thought step by step about what to do next, as follows:\n{thought}\n"
-    + ACTION_MENU + "\n" + MEMORY_BLOCK
+    "You have thought step by step about what to do next, as follows:\n{thought}\n" + ACTION_MENU + "\n" + MEMORY_BLOCK
 )
 
 FINISH_ONLY = (
@@ -57,8 +56,7 @@ COT_THINK_PROMPT = (
     "Think step by step about the answer, and output your reasoning as one concise paragraph."
 )
 COT_ACT_PROMPT = (
-    ROLE_LINE + "\nThe question is: {question}.\n"
-    "You have thought step by step as follows:\n{thought}\n" + FINISH_ONLY
+    ROLE_LINE + "\nThe question is: {question}.\nYou have thought step by step as follows:\n{thought}\n" + FINISH_ONLY
 )
 
 AGENT_KINDS = ("react", "act_only", "cot_only")

@@ -72,8 +72,14 @@ def demonstrations(record: HotpotRecord, wiki: LocalWiki, agent: Agent, word_lim
         context = run_without_llm(memory.recall(record.question)).context
         thought = search_thought(argument) if verb == "Search" else finish_thought(argument)
         action = f"{verb}[{argument}]"
-        demos.append(Demonstration(record.id, step, "think", _example(agent.think_request(record.question, context), thought)))
-        demos.append(Demonstration(record.id, step, "act", _example(agent.act_request(record.question, thought, context), action)))
+        demos.append(
+            Demonstration(record.id, step, "think", _example(agent.think_request(record.question, context), thought))
+        )
+        demos.append(
+            Demonstration(
+                record.id, step, "act", _example(agent.act_request(record.question, thought, context), action)
+            )
+        )
         run_without_llm(memory.store(f"Thought (Step {step}): {thought}"))
         run_without_llm(memory.store(f"Action (Step {step}): {action}"))
         observation = wiki.search(argument) or "Content not found."

@@ -75,7 +75,9 @@ def summarize(episodes: Sequence[dict], wiki: LocalWiki | None = None) -> dict:
     return row
 
 
-def summary_table(runs: Mapping[tuple, Sequence[dict]], index: Sequence[str], wiki: LocalWiki | None = None) -> pd.DataFrame:
+def summary_table(
+    runs: Mapping[tuple, Sequence[dict]], index: Sequence[str], wiki: LocalWiki | None = None
+) -> pd.DataFrame:
     """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
     rows = [dict(zip(index, key)) | summarize(episodes, wiki) for key, episodes in runs.items()]
     return pd.DataFrame(rows).set_index(list(index))

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from l2m.memory.base import Memory
-from l2m.memory.full import FUMemory
+from l2m.memory.baselines import (
+    FUMemory,
+    GAMemory,
+    LTMemory,
+    MBMemory,
+    MGMemory,
+    MTMemory,
+    RFMemory,
+    SCMemory,
+    STMemory,
+)
 
 if TYPE_CHECKING:
     from l2m.workspace import Workspace
@@ -35,11 +45,29 @@ class Method:
         return self.build(ws) if self.build is not None else None
 
 
+def _with_encoder(cls) -> Callable[["Workspace"], Memory]:
+    return lambda ws: cls(ws.encoder, ws.memory_settings)
+
+
+def _without_encoder(cls) -> Callable[["Workspace"], Memory]:
+    return lambda ws: cls(settings=ws.memory_settings)
+
+
 METHODS: dict[str, Method] = {
     "ActOnly": Method("ActOnly", None, agent_kind="act_only", max_steps=1),
     "CoTOnly": Method("CoTOnly", None, agent_kind="cot_only", max_steps=1),
     "FUMemory": Method("FUMemory", lambda ws: FUMemory(word_limit=ws.memory_settings.word_limit)),
+    "LTMemory": Method("LTMemory", _with_encoder(LTMemory)),
+    "STMemory": Method("STMemory", _without_encoder(STMemory)),
+    "GAMemory": Method("GAMemory", _with_encoder(GAMemory)),
+    "MBMemory": Method("MBMemory", _with_encoder(MBMemory)),
+    "SCMemory": Method("SCMemory", _with_encoder(SCMemory)),
+    "MTMemory": Method("MTMemory", _with_encoder(MTMemory)),
+    "MGMemory": Method("MGMemory", _with_encoder(MGMemory)),
+    "RFMemory": Method("RFMemory", _without_encoder(RFMemory)),
 }
+# The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
+BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")
 
 
 def register(method: Method) -> None:

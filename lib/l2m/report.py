@@ -44,7 +44,10 @@ def episode_table(result: dict, width: int = 160) -> pd.DataFrame:
                 "next observation": short(step["next_observation"]),
                 "reward": step["reward"],
                 **{f"{stage} s": round(c["seconds"], 2) for stage, c in calls.items()},
-                **{f"{stage} tokens in/out": f"{c['prompt_tokens']}/{c['completion_tokens']}" for stage, c in calls.items()},
+                **{
+                    f"{stage} tokens in/out": f"{c['prompt_tokens']}/{c['completion_tokens']}"
+                    for stage, c in calls.items()
+                },
             }
         )
     return pd.DataFrame(rows).set_index("step")

@@ -49,9 +49,7 @@ class BM25:
                 self.postings[term].append((doc_id, count))
         n = len(self.lengths)
         self.avg_length = sum(self.lengths) / max(n, 1)
-        self.idf = {
-            term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for term, p in self.postings.items()
-        }
+        self.idf = {term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for term, p in self.postings.items()}
 
     def top(self, query_tokens: list[str]) -> int | None:
         """Index of the best-scoring document, or None if no query term occurs anywhere.

@@ -54,12 +54,28 @@ def truncate_words(text: str, limit: int, keep: str = "head") -> str:
     return " ".join(pieces[:limit] if keep == "head" else pieces[-limit:])
 
 
+def indexed_lines(texts: list[str]) -> str:
+    """The body of ConcateUtilization's list form (BASELINES §0): `[i] text` lines, `None` if empty."""
+    return "\n".join(f"[{i}] {t}" for i, t in enumerate(texts)) if texts else EMPTY_CONTEXT
+
+
+def render_sections(sections: dict[str, list[str] | str | None]) -> str:
+    """ConcateUtilization of a dict (BASELINES §0): a `(Key)` line, then the value, per key.
+
+    Lists are indexed from 0 and an empty value shows as `None`, all between the memory markers.
+    When every section is empty the memory is empty, and that is the bare `None` (EMPTY_CONTEXT).
+    """
+    if not any(sections.values()):
+        return EMPTY_CONTEXT
+    lines = []
+    for key, value in sections.items():
+        lines += [f"({key})", indexed_lines(value) if isinstance(value, list) else (value or EMPTY_CONTEXT)]
+    return "[Memory Start]\n" + "\n".join(lines) + "\n[Memory End]"
+
+
 def render_indexed(texts: list[str]) -> str:
     """MemEngine's ConcateUtilization (BASELINES §0): an indexed list between markers."""
-    if not texts:
-        return EMPTY_CONTEXT
-    body = "\n".join(f"[{i}] {t}" for i, t in enumerate(texts))
-    return f"[Memory Start]\n{body}\n[Memory End]"
+    return f"[Memory Start]\n{indexed_lines(texts)}\n[Memory End]" if texts else EMPTY_CONTEXT
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,19 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def cpu_model_name() -> str:
+    """The CPU's model name as lscpu reports it (figures say which machine made them)."""
+    import platform
+    import subprocess
+
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        lscpu = ""
+    names = [line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")]
+    return names[0] if names else platform.processor()
+
+
 def _matmul_seconds(dtype: torch.dtype, repeats: int = 10) -> float:
     # A prefill-sized product with SmolLM2's MLP shape: (256 tokens x 576) @ (576 x 1536).
     a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)

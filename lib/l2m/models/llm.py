@@ -191,7 +191,9 @@ class TransformersChatModel:
         new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
         return [
             Generation(
-                text=self.tokenizer.decode(_until_eos(ids, self.model.generation_config.eos_token_id), skip_special_tokens=True),
+                text=self.tokenizer.decode(
+                    _until_eos(ids, self.model.generation_config.eos_token_id), skip_special_tokens=True
+                ),
                 prompt_tokens=len(prompt),
                 completion_tokens=len(_until_eos(ids, self.model.generation_config.eos_token_id)),
                 seconds=seconds,
@@ -283,7 +285,9 @@ class OpenAIChatModel:
                 last_error = f"HTTP {response.status_code}"
                 continue
             if response.status_code != 200:
-                raise EndpointError(f"{self.url} refused the request: HTTP {response.status_code} {response.text[:300]}")
+                raise EndpointError(
+                    f"{self.url} refused the request: HTTP {response.status_code} {response.text[:300]}"
+                )
             return response.json()
         raise EndpointError(
             f"{self.url} did not answer after {self.max_retries + 1} attempts ({last_error}); "

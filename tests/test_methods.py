@@ -1,0 +1,46 @@
+"""Every registered method plays whole episodes through the runner and logs JSON records."""
+
+import json
+
+import pytest
+
+from conftest import HashingEncoder, ScriptedChatModel
+from l2m.config import get_profile
+from l2m.methods import BASELINES, METHODS
+from l2m.workspace import Workspace
+
+
+def agent_reply(prompt: str) -> str:
+    if "Search[entity]" not in prompt and "Finish[answer]" not in prompt:
+        return "I should search first."
+    return "Finish[England]" if "Observation (Step 2)" in prompt else "Search[Verulamium]"
+
+
+def memory_reply(prompt: str) -> str:
+    # Good enough for every judge, rating, trigger and summary prompt: a number, a verdict, a fact.
+    return "7\nTrue\nVerulamium is in England."
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    ws = Workspace(get_profile("smoke"), run_dir=tmp_path_factory.mktemp("run"))
+    ws.encoder = HashingEncoder()
+    ws.llm = ScriptedChatModel(memory_reply)
+    ws.agent_llm = ScriptedChatModel(agent_reply)
+    return ws
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_method_plays_and_logs(workspace, name):
+    records = workspace.splits["test_easy"][:2]
+    episodes = workspace.run_method(name, records)
+    assert [e["question_id"] for e in episodes] == [r.id for r in records]
+    for episode in episodes:
+        assert episode["method"] == name and 1 <= episode["steps"] <= workspace.profile.max_steps
+        json.dumps(episode)
+    if name in BASELINES:
+        # At step 2 the agent saw the page found at step 1, through its memory only.
+        assert any("Verulamium" in s["context"] for e in episodes for s in e["step_records"][1:])
+    # A rerun plays nothing new: the log already holds these episodes.
+    calls = workspace.agent_llm.calls
+    assert workspace.run_method(name, records) == episodes and workspace.agent_llm.calls == calls
