@@ -136,3 +136,12 @@ def test_unknown_method_is_refused():
 
     with pytest.raises(UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory, LTMemory"):
         get_method("Nope")
+
+
+def test_unit_kinds_follow_the_store_order():
+    from l2m.report import first_ranked_kinds, unit_kind
+
+    # Stores: obs1 | thought1 act1 obs2 | thought2 act2 obs3 ...
+    assert [unit_kind(i) for i in range(7)] == ["question", "thought", "action", "observation", "thought", "action", "observation"]
+    steps = [{"recall": {"indices": [0]}}, {"recall": {"indices": [3, 0]}}, {"recall": {"indices": [0, 3]}}]
+    assert first_ranked_kinds([{"step_records": steps}]) == {"question": 0.5, "observation": 0.5, "thought": 0.0, "action": 0.0}

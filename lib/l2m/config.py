@@ -37,6 +37,8 @@ class Profile:
     llm_endpoint: str | None = None
     # Questions per test split (None = the whole split, i.e. the paper's sizes).
     test_questions: int | None
+    # The test levels the notebooks evaluate (the smoke profile keeps one to stay fast).
+    test_levels: tuple[str, ...] = ("easy", "medium", "hard")
     # PAPER §7: at most 5 agent steps per episode.
     max_steps: int = 5
     # PAPER §7 / D.3: memory contexts are capped at 8096 words; small profiles cap lower
@@ -85,7 +87,7 @@ _SMALL_MODEL = dict(
     llm=SMOLLM2,
     encoder=MINILM,
     act_max_tokens=32,
-    memory_max_tokens=96,
+    memory_max_tokens=64,
     action_parser="first_line",
     constrained_actions=True,
     success_criterion="f1",
@@ -96,8 +98,10 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         **_SMALL_MODEL,
         test_questions=2,
+        test_levels=("easy",),
+        max_steps=3,
         memory_word_limit=512,
-        think_max_tokens=48,
+        think_max_tokens=32,
         agent_adapter_questions=2,
     ),
     "cpu": Profile(

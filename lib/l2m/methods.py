@@ -23,6 +23,7 @@ from l2m.memory.baselines import (
     SCMemory,
     STMemory,
 )
+from l2m.memory.summarized import SummarizedStorage
 
 if TYPE_CHECKING:
     from l2m.workspace import Workspace
@@ -65,6 +66,11 @@ METHODS: dict[str, Method] = {
     "MTMemory": Method("MTMemory", _with_encoder(MTMemory)),
     "MGMemory": Method("MGMemory", _with_encoder(MGMemory)),
     "RFMemory": Method("RFMemory", _without_encoder(RFMemory)),
+    # The memory-cycle experiment of notebook 01: LTMemory storing one-sentence summaries.
+    "LTMemory+summarized": Method(
+        "LTMemory+summarized",
+        lambda ws: SummarizedStorage(LTMemory(ws.encoder, ws.memory_settings), ws.memory_settings),
+    ),
 }
 # The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
 BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")

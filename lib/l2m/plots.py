@@ -38,3 +38,43 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
     fig.suptitle(f"Small agent on test_easy — {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
+    """EM with 95% Wilson intervals per method, one panel per level; `table` indexed by (level, method)."""
+    levels = list(dict.fromkeys(table.index.get_level_values(0)))
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.5 * len(levels), 4), sharey=True, squeeze=False)
+    for ax, level in zip(axes[0], levels):
+        rows = table.xs(level, level=0)
+        xs = range(len(rows))
+        ax.bar(
+            xs,
+            rows["em"],
+            yerr=[rows["em"] - rows["em_low"], rows["em_high"] - rows["em"]],
+            capsize=3,
+            color="tab:blue",
+        )
+        ax.set_xticks(xs, rows.index, rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{level} (n={int(rows['n'].iloc[0])})", fontsize=10)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("exact match (95% CI)")
+    fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int = 5, seeds: str = "0") -> plt.Figure:
+    """Share of trajectories ending after 1..max_steps steps, per method (the paper's Figure 3)."""
+    methods = list(episodes)
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(methods)), 4))
+    bottom = [0.0] * len(methods)
+    for steps in range(1, max_steps + 1):
+        shares = [sum(e["steps"] == steps for e in episodes[m]) / len(episodes[m]) for m in methods]
+        ax.bar(range(len(methods)), shares, bottom=bottom, label=f"{steps} step{'s' * (steps > 1)}")
+        bottom = [b + s for b, s in zip(bottom, shares)]
+    ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("share of trajectories")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle(f"Steps per trajectory — {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig

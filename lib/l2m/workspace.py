@@ -125,6 +125,11 @@ class Workspace:
             seed=p.seed,
         )
 
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The test levels this profile evaluates."""
+        return self.profile.test_levels
+
     def test_questions(self, level: str) -> list[HotpotRecord]:
         """The profile's share of a test level (all of it unless the profile scales it down)."""
         if level not in TEST_LEVELS:
@@ -133,27 +138,40 @@ class Workspace:
         return records[: self.profile.test_questions] if self.profile.test_questions else records
 
     def run_method(self, name: str, records: list[HotpotRecord]) -> list[dict]:
-        """Episodes of method `name` on `records` with the profile's seed, resumable.
+        """Episodes of method `name` on `records` (see run_methods)."""
+        return self.run_methods([name], records)[name]
 
-        Finished episodes are appended to runs/<profile>/episodes/<name>.jsonl as they end; a
-        rerun plays only the (question, seed) pairs missing there. Rows come back in record order.
-        For another seed, use a Workspace of `profile.replace(seed=...)`.
+    def run_methods(self, names: list[str], records: list[HotpotRecord]) -> dict[str, list[dict]]:
+        """Episodes of every method in `names` on `records`, with the profile's seed, resumable.
+
+        All missing (method, question) episodes play in one lockstep pool, so the agent calls of
+        different methods share batches too. Each finished episode is appended at once to
+        runs/<profile>/episodes/<method>.jsonl; a rerun plays only the pairs missing there.
+        Returns each method's episodes in record order. For another seed, use a Workspace of
+        `profile.replace(seed=...)`.
         """
-        method = get_method(name)
+        methods = [get_method(name) for name in names]
         seed = self.profile.seed
-        log = EpisodeLog(self.run_dir / "episodes" / f"{name}.jsonl")
-        todo = [r for r in records if (name, r.id, seed) not in log]
-        self.play(
-            todo,
-            Agent.from_profile(self.profile, method.agent_kind),
-            lambda record: method.make_memory(self),
-            max_steps=method.max_steps,
-            description=name,
-            on_done=lambda index, episode: log.append(
-                {"method": name, "seed": seed, "profile": self.profile.name} | episode
-            ),
+        logs = {m.name: EpisodeLog(self.run_dir / "episodes" / f"{m.name}.jsonl") for m in methods}
+        todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
+        agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
+
+        def finished(index: int, episode: dict) -> None:
+            method = todo[index][0].name
+            logs[method].append({"method": method, "seed": seed, "profile": self.profile.name} | episode)
+
+        operations = (
+            play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self)) for m, r in todo
         )
-        return [log.rows[(name, r.id, seed)] for r in records]
+        run_lockstep(
+            operations,
+            {"agent": self.agent_llm, "memory": self.llm},
+            max_live=self.profile.live_episodes,
+            on_done=finished,
+            total=len(todo),
+            description=", ".join(names) if len(names) <= 3 else f"{len(names)} methods",
+        )
+        return {m.name: [logs[m.name].rows[(m.name, r.id, seed)] for r in records] for m in methods}
 
     def figure_path(self, name: str) -> Path:
         """figures/<profile>/<name>.png (the cpu profile's figures are the committed ones)."""
