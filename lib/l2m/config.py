@@ -97,12 +97,13 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         **_SMALL_MODEL,
-        test_questions=2,
+        test_questions=1,
         test_levels=("easy",),
         max_steps=3,
         memory_word_limit=512,
         think_max_tokens=32,
         agent_adapter_questions=2,
+        llm_batch_size=16,
     ),
     "cpu": Profile(
         name="cpu",
@@ -111,6 +112,10 @@ PROFILES: dict[str, Profile] = {
         memory_word_limit=1024,
         think_max_tokens=64,
         agent_adapter_questions=64,
+        # Decode on this kind of CPU is bound by streaming weights and KV cache: batch 16
+        # generated 111 tokens/s against 62 at batch 8 (fp32, 700-token prompts).
+        llm_batch_size=16,
+        live_episodes=32,
     ),
     "paper": Profile(
         name="paper",
