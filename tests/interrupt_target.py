@@ -28,6 +28,7 @@ def respond(prompt: str) -> str:
 def run(run_dir: Path, n: int) -> list[dict]:
     ws = Workspace(get_profile("smoke").replace(live_episodes=2), run_dir=run_dir)
     ws.llm = ws.agent_llm = ScriptedChatModel(respond)
+    ws.agent_adapter = None
     return ws.run_method("FUMemory", ws.splits["test_easy"][:n])
 
 

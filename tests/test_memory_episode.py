@@ -134,7 +134,9 @@ def test_episode_log_resumes_and_drops_a_torn_last_line(tmp_path):
 def test_unknown_method_is_refused():
     from l2m.methods import UnknownMethodError, get_method
 
-    with pytest.raises(UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory, LTMemory"):
+    with pytest.raises(
+        UnknownMethodError, match="unknown method 'Nope'; choose one of ActOnly, CoTOnly, FUMemory, LTMemory"
+    ):
         get_method("Nope")
 
 
@@ -142,6 +144,19 @@ def test_unit_kinds_follow_the_store_order():
     from l2m.report import first_ranked_kinds, unit_kind
 
     # Stores: obs1 | thought1 act1 obs2 | thought2 act2 obs3 ...
-    assert [unit_kind(i) for i in range(7)] == ["question", "thought", "action", "observation", "thought", "action", "observation"]
+    assert [unit_kind(i) for i in range(7)] == [
+        "question",
+        "thought",
+        "action",
+        "observation",
+        "thought",
+        "action",
+        "observation",
+    ]
     steps = [{"recall": {"indices": [0]}}, {"recall": {"indices": [3, 0]}}, {"recall": {"indices": [0, 3]}}]
-    assert first_ranked_kinds([{"step_records": steps}]) == {"question": 0.5, "observation": 0.5, "thought": 0.0, "action": 0.0}
+    assert first_ranked_kinds([{"step_records": steps}]) == {
+        "question": 0.5,
+        "observation": 0.5,
+        "thought": 0.0,
+        "action": 0.0,
+    }

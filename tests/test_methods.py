@@ -27,6 +27,7 @@ def workspace(tmp_path_factory):
     ws.encoder = HashingEncoder()
     ws.llm = ScriptedChatModel(memory_reply)
     ws.agent_llm = ScriptedChatModel(agent_reply)
+    ws.agent_adapter = None
     return ws
 
 
@@ -44,3 +45,13 @@ def test_method_plays_and_logs(workspace, name):
     # A rerun plays nothing new: the log already holds these episodes.
     calls = workspace.agent_llm.calls
     assert workspace.run_method(name, records) == episodes and workspace.agent_llm.calls == calls
+
+
+def test_other_settings_get_their_own_episode_logs(tmp_path):
+    folders = []
+    for seed in (0, 1):
+        ws = Workspace(get_profile("smoke").replace(seed=seed), run_dir=tmp_path)
+        ws.agent_adapter = None
+        folders.append(ws.episodes_dir)
+    assert folders[0] != folders[1]
+    assert json.loads((folders[1] / "config.json").read_text())["seed"] == 1

@@ -14,7 +14,9 @@ def test_the_package_has_sources():
 
 
 def test_no_pickle_in_the_package():
-    pattern = re.compile(r"^\s*(import\s+(c?pickle|dill|joblib)|from\s+(c?pickle|dill|joblib)\s+import)|pickle\.loads?\(", re.M)
+    pattern = re.compile(
+        r"^\s*(import\s+(c?pickle|dill|joblib)|from\s+(c?pickle|dill|joblib)\s+import)|pickle\.loads?\(", re.M
+    )
     offenders = [str(p) for p in SOURCES if pattern.search(p.read_text())]
     assert not offenders, f"pickle used in {offenders}"
 

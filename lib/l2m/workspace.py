@@ -9,6 +9,9 @@ so rerunning a notebook makes no new LLM call.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -137,6 +140,25 @@ class Workspace:
         records = self.splits[TEST_LEVELS[level]]
         return records[: self.profile.test_questions] if self.profile.test_questions else records
 
+    @cached_property
+    def episodes_dir(self) -> Path:
+        """runs/<profile>/episodes/<config>/: one folder per configuration of profile and agent.
+
+        <config> hashes every profile field and the agent adapter, so episodes played under
+        other settings are never mistaken for these; config.json beside the logs says what
+        the hash stands for.
+        """
+        adapter = self.agent_adapter
+        config = dataclasses.asdict(self.profile) | {"agent_adapter": adapter.name if adapter else None}
+        text = json.dumps(config, sort_keys=True, default=str, indent=2)
+        folder = self.run_dir / "episodes" / hashlib.sha256(text.encode()).hexdigest()[:12]
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "config.json").is_file():
+            staging = folder / "config.json.tmp"
+            staging.write_text(text + "\n")
+            staging.replace(folder / "config.json")
+        return folder
+
     def run_method(self, name: str, records: list[HotpotRecord]) -> list[dict]:
         """Episodes of method `name` on `records` (see run_methods)."""
         return self.run_methods([name], records)[name]
@@ -146,13 +168,13 @@ class Workspace:
 
         All missing (method, question) episodes play in one lockstep pool, so the agent calls of
         different methods share batches too. Each finished episode is appended at once to
-        runs/<profile>/episodes/<method>.jsonl; a rerun plays only the pairs missing there.
+        runs/<profile>/episodes/<config>/<method>.jsonl; a rerun plays only the pairs missing there.
         Returns each method's episodes in record order. For another seed, use a Workspace of
         `profile.replace(seed=...)`.
         """
         methods = [get_method(name) for name in names]
         seed = self.profile.seed
-        logs = {m.name: EpisodeLog(self.run_dir / "episodes" / f"{m.name}.jsonl") for m in methods}
+        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name}.jsonl") for m in methods}
         todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
         agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
 
@@ -160,9 +182,7 @@ class Workspace:
             method = todo[index][0].name
             logs[method].append({"method": method, "seed": seed, "profile": self.profile.name} | episode)
 
-        operations = (
-            play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self)) for m, r in todo
-        )
+        operations = (play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self)) for m, r in todo)
         run_lockstep(
             operations,
             {"agent": self.agent_llm, "memory": self.llm},
