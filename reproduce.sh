@@ -70,7 +70,7 @@ export PYTHONHASHSEED=0
 case "$mode" in
   test)
     export L2M_PROFILE=smoke
-    "$PY" -m pytest -q tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
+    "$PY" -m pytest -q --durations=8 tests --nbval-lax --nbval-current-env notebooks -p no:cacheprovider
     ;;
   run)
     start=$(date +%s)
