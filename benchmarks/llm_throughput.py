@@ -16,30 +16,15 @@ benchmarks/results/ and printed as a table.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from pathlib import Path
 
 import torch
 
+from common import RESULTS, new_report, write_report
 from l2m.config import SMOLLM2
 from l2m.data.hotpotqa import load_split
-from l2m.models.device import cpu_flags, cpu_model_name
 from l2m.models.llm import TransformersChatModel
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine() -> dict:
-    return {
-        "cpu": cpu_model_name(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-    }
 
 
 def prompt_batch(llm: TransformersChatModel, batch: int, tokens: int) -> torch.Tensor:
@@ -105,13 +90,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    report = {
-        "benchmark": "llm_throughput",
-        "model": args.model,
-        "machine": machine(),
-        "settings": vars(args) | {"out": None},
-        "runs": [],
-    }
+    report = new_report("llm_throughput", args, model=args.model)
     for dtype in args.dtypes:
         llm = TransformersChatModel(args.model, dtype=dtype)
         for batch in args.batch_sizes:
@@ -122,12 +101,7 @@ def main() -> None:
                 flush=True,
             )
         del llm
-    out = args.out or RESULTS / "llm_throughput.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(out)
-    print(f"machine: {report['machine']['cpu']} ({', '.join(report['machine']['flags'])}); wrote {out}")
+    write_report(report, args.out or RESULTS / "llm_throughput.json")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import RESULTS, new_report, write_report
 from l2m.config import get_profile
 from l2m.models.llm import TransformersChatModel
 from l2m.workspace import Workspace
-from llm_throughput import RESULTS, machine
 
 
 def play(
@@ -60,13 +60,7 @@ def main() -> None:
 
     profile = get_profile(args.profile)
     adapter = Workspace(profile).agent_adapter
-    report = {
-        "benchmark": "runner_throughput",
-        "profile": profile.name,
-        "machine": machine(),
-        "settings": vars(args) | {"out": None},
-        "runs": [],
-    }
+    report = new_report("runner_throughput", args, profile=profile.name)
     for method in args.methods:
         one_s, one = play(profile, method, args.questions, live=1, batch=1, dtype=args.dtype, adapter=adapter)
         lock_s, lock = play(
@@ -88,11 +82,7 @@ def main() -> None:
         row["speedup"] = round(one_s / lock_s, 2)
         report["runs"].append(row)
         print(json.dumps(row), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":
