@@ -29,6 +29,7 @@ def play(
 ) -> tuple[float, list[dict]]:
     with tempfile.TemporaryDirectory() as scratch:
         ws = Workspace(profile.replace(live_episodes=live, llm_batch_size=batch, dtype=dtype), run_dir=Path(scratch))
+        ws.agent_adapter = adapter  # the profile's trained adapter, not a new one in the scratch folder
         ws.llm = TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch)
         ws.agent_llm = (
             TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch, adapters=[adapter]) if adapter else ws.llm
