@@ -188,17 +188,16 @@ class TransformersChatModel:
             **options,
         )
         seconds = (time.perf_counter() - start) / len(prompts)
-        new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
+        eos = self.model.generation_config.eos_token_id
+        generated = [_until_eos(ids, eos) for ids in output[:, batch["input_ids"].shape[1] :].tolist()]
         return [
             Generation(
-                text=self.tokenizer.decode(
-                    _until_eos(ids, self.model.generation_config.eos_token_id), skip_special_tokens=True
-                ),
+                text=self.tokenizer.decode(ids, skip_special_tokens=True),
                 prompt_tokens=len(prompt),
-                completion_tokens=len(_until_eos(ids, self.model.generation_config.eos_token_id)),
+                completion_tokens=len(ids),
                 seconds=seconds,
             )
-            for prompt, ids in zip(prompts, new_tokens)
+            for prompt, ids in zip(prompts, generated)
         ]
 
 
