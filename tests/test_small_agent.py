@@ -67,11 +67,25 @@ def test_demonstrations_replay_the_scripted_episode(records):
     assert "Action (Step 2): Search[Paris]" in last_act
 
 
-def test_no_demonstration_from_a_test_question(records):
+def test_reading_demonstration_is_the_final_thought_with_the_full_memory(records):
+    train, _ = records
+    wiki = LocalWiki.from_records([train])
+    agent = Agent.from_profile(get_profile("cpu"))
+    (demo,) = build_demonstrations([], wiki, agent, 1024, forbidden_ids=set(), reading_records=[train])
+    assert (demo.stage, demo.step) == ("think", 3)
+    assert demo.example.target.endswith("The answer is Paris.")
+    assert "Observation (Step 3): Paris is the capital of France." in demo.example.messages[-1]["content"]
+
+
+@pytest.mark.parametrize("as_reading", [False, True])
+def test_no_demonstration_from_a_test_question(records, as_reading):
     train, test = records
     wiki = LocalWiki.from_records([train, test])
+    full, reading = ([train], [test]) if as_reading else ([train, test], [])
     with pytest.raises(ValueError, match="test1 is a test question"):
-        build_demonstrations([train, test], wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"})
+        build_demonstrations(
+            full, wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"}, reading_records=reading
+        )
 
 
 def test_workspace_demonstrations_use_the_training_pool_only():
@@ -85,7 +99,7 @@ def test_workspace_demonstrations_use_the_training_pool_only():
 def test_existing_adapter_is_reused_without_training(tmp_path, records):
     train, _ = records
     settings = AgentAdapterSettings.default(1, seed=0)
-    folder = tmp_path / f"agent_adapter-{settings.key(SMOLLM2, 1024, ['train1'])}"
+    folder = tmp_path / f"agent_adapter-{settings.key(SMOLLM2, 1024, ['train1'], [])}"
     folder.mkdir()
     (folder / "manifest.json").write_text("{}")
     found = train_agent_adapter(
@@ -101,7 +115,7 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
     )
     assert found == folder
     other = AgentAdapterSettings.default(1, seed=1)
-    assert other.key(SMOLLM2, 1024, ["train1"]) != settings.key(SMOLLM2, 1024, ["train1"])
+    assert other.key(SMOLLM2, 1024, ["train1"], []) != settings.key(SMOLLM2, 1024, ["train1"], [])
 
 
 def episode(answer, reward, context):

@@ -71,6 +71,9 @@ METHODS: dict[str, Method] = {
         "LTMemory+summarized",
         lambda ws: SummarizedStorage(LTMemory(ws.encoder, ws.memory_settings), ws.memory_settings),
     ),
+    # The paper's adaptive memory with default parameters, and with the off-policy trained gate.
+    "Ours-def": Method("Ours-def", lambda ws: ws.adaptive_memory()),
+    "Ours-R": Method("Ours-R", lambda ws: ws.adaptive_memory(gate=ws.trained_gate)),
 }
 # The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
 BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")

@@ -78,3 +78,32 @@ def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int 
     fig.suptitle(f"Steps per trajectory — {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fig_gate_weights(weights: dict[str, pd.DataFrame], profile: Profile, seeds: str = "0") -> plt.Figure:
+    """Mean gate weight per expert (error bar: spread across query-unit pairs), one bar per gate."""
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / len(weights)
+    for i, (name, table) in enumerate(weights.items()):
+        x = [j + i * width for j in range(len(table))]
+        ax.bar(x, table["mean"], width, yerr=table["std"], capsize=2, label=name)
+    ax.axhline(1 / 8, color="grey", linestyle=":", linewidth=1, label="uniform (1/8)")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(table))], table.index, rotation=20)
+    ax.set_ylabel("gate weight")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Gate weight per expert · {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig_training_curves(history: dict[str, list[float]], profile: Profile, title: str, seeds: str = "0") -> plt.Figure:
+    """One panel per logged series (losses, agreement), against the epoch."""
+    series = {name: values for name, values in history.items() if values}
+    fig, axes = plt.subplots(1, len(series), figsize=(3.6 * len(series), 3), squeeze=False)
+    for ax, (name, values) in zip(axes[0], series.items()):
+        ax.plot(range(1, len(values) + 1), values)
+        ax.set_xlabel("epoch")
+        ax.set_title(name, fontsize=9)
+    fig.suptitle(f"{title} · {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -25,9 +25,14 @@ from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
 from l2m.episode import play_episode
 from l2m.episode_log import EpisodeLog
+from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
+from l2m.offpolicy import load_gate_into, train_gate, untrained_gate
+from l2m.retrieval.gate import ScoreModel
+from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
+from l2m.retrieval.training import RetrievalTrainSettings
 from l2m.runner import run_lockstep
 
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
@@ -69,7 +74,8 @@ class Workspace:
         """The task-tuned agent adapter of the profile (trained once, then reused), or None."""
         if not self.profile.agent_adapter_questions:
             return None
-        settings = AgentAdapterSettings.default(self.profile.agent_adapter_questions, seed=self.profile.seed)
+        p = self.profile
+        settings = AgentAdapterSettings.default(p.agent_adapter_questions, p.agent_reading_questions, seed=p.seed)
         return train_agent_adapter(
             self.splits["train"],
             self.wiki,
@@ -127,6 +133,41 @@ class Workspace:
             llm=Sampling(p.memory_max_tokens, p.temperature, seed=p.seed),
             seed=p.seed,
         )
+
+    @cached_property
+    def scorer_settings(self) -> PretrainSettings:
+        p = self.profile
+        return PretrainSettings(seed=p.seed, emotion_seeds=p.scorer_seed_sentences, importance_records=p.scorer_records)
+
+    @cached_property
+    def scorers_folder(self) -> Path:
+        """The pretrained emotion and importance scorers (trained once, then reused; PAPER §2.4)."""
+        return pretrain_scorers(
+            self.encoder,
+            self.splits["train"],
+            self.run_dir / "artifacts",
+            self.scorer_settings,
+            forbidden_ids=self.test_ids,
+        )
+
+    def score_model(self, gate: Path | None = None) -> ScoreModel:
+        """Pretrained scorers with the untrained gate of Ours-def, or the gate saved in `gate`."""
+        emotion, importance = load_scorers(self.scorers_folder)
+        model = ScoreModel(untrained_gate(self.encoder.dim, self.profile.seed), emotion, importance)
+        return load_gate_into(model, gate) if gate else model.eval()
+
+    def adaptive_memory(self, gate: Path | None = None, hint: str = DEFAULT_HINT) -> AdaptiveMemory:
+        """A fresh adaptive memory: Ours-def with no arguments."""
+        p = self.profile
+        merges = Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
+        options = AdaptiveOptions(hint=hint, merge_sampling=merges)
+        return AdaptiveMemory(self.encoder, self.score_model(gate), self.memory_settings, options)
+
+    @cached_property
+    def trained_gate(self) -> Path:
+        """The off-policy retrieval artifact of Ours-R (samples and trains on first use)."""
+        settings = RetrievalTrainSettings(epochs=self.profile.retrieval_epochs, seed=self.profile.seed)
+        return train_gate(self, settings)
 
     @property
     def levels(self) -> tuple[str, ...]:

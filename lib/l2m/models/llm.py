@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -27,6 +25,7 @@ from typing import Protocol, Sequence
 import httpx
 import torch
 
+from l2m.artifacts import staged_folder
 from l2m.models.device import DeviceChoice, choose_device
 from l2m.models.registry import ResolvedModel, resolve_model
 
@@ -97,22 +96,15 @@ def _convert_gguf(resolved: ResolvedModel) -> Path:
     target = conversion_cache_dir() / f"{resolved.path.stem}-{file_digest(resolved.path)[:16]}"
     if (target / "model.safetensors").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file)
     model = AutoModelForCausalLM.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file, dtype=torch.float32)
     # The de-quantised weights are plain fp32; drop the GGUF marker that blocks saving.
     model.config.__dict__.pop("quantization_config", None)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
-    try:
+    with staged_folder(target) as staging:
         model.config.save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         save_model(model, str(staging / "model.safetensors"))
-        staging.rename(target)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (target / "model.safetensors").is_file():
-            raise
     return target
 
 

@@ -1,0 +1,106 @@
+"""Off-policy optimization (PAPER §5): trajectories of Ours-def on the training pool, then training.
+
+The sampling questions come from the training pool AFTER the ones whose demonstrations trained
+the small profiles' agent adapter: on those the agent has seen the answers, so its successes
+there would not reflect the memory. The paper sampled 4000 training questions; each profile sets
+its own number (`offpolicy_questions`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+from l2m.artifacts import load_config, load_module_state, save_module
+from l2m.data.hotpotqa import HotpotRecord
+from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel
+from l2m.retrieval.training import (
+    RetrievalTrainSettings,
+    empty_history,
+    pair_batch,
+    ranked_recalls,
+    train_retrieval,
+)
+
+SAMPLER = "Ours-def"
+
+
+def sampling_records(ws) -> list[HotpotRecord]:
+    p = ws.profile
+    start = p.agent_adapter_questions + p.agent_reading_questions
+    return ws.splits["train"][start : start + p.offpolicy_questions]
+
+
+def sample_trajectories(ws) -> list[dict]:
+    """Ours-def episodes on the sampling questions (logged and resumable like every run)."""
+    return ws.run_method(SAMPLER, sampling_records(ws))
+
+
+def gate_key(ws, settings: RetrievalTrainSettings, gate: GateSettings) -> str:
+    payload = {
+        "episodes": ws.episodes_dir.name,
+        "questions": [r.id for r in sampling_records(ws)],
+        "criterion": ws.profile.success_criterion,
+        "scorers": ws.scorers_folder.name,
+        "training": settings.as_dict(),
+        "gate": gate.as_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
+    """The retrieval artifact: pairs from the successful trajectories, the gate trained on them.
+
+    With no successful trajectory there is nothing to learn from: the untrained gate is saved,
+    with `"successes": 0` in its config.json, and a warning says so.
+
+    Saved as runs/<profile>/artifacts/gate-<key>/ (params.safetensors + config.json with the
+    training history and the pair counts); an artifact with the same key is reused. With
+    `settings.trained == "all"` the scorers are trained too and saved with the gate.
+    """
+    gate_settings = GateSettings(seed=ws.profile.seed)
+    target = ws.run_dir / "artifacts" / f"gate-{gate_key(ws, settings, gate_settings)}"
+    if (target / "config.json").is_file():
+        return target
+    episodes = sample_trajectories(ws)
+    recalls = ranked_recalls(episodes, ws.profile.success_criterion)
+    model = ws.score_model()
+    if recalls:
+        history = train_retrieval(model, pair_batch(recalls, ws.encoder, settings), settings)
+    else:
+        # Nothing to imitate: the gate stays as initialised, and the artifact says so.
+        warnings.warn(
+            f"none of the {len(episodes)} sampled trajectories is a success by {ws.profile.success_criterion!r} "
+            "with two or more memory units; the saved gate is the untrained one",
+            stacklevel=2,
+        )
+        history = empty_history()
+    config = {
+        "artifact": "gate",
+        "dim": ws.encoder.dim,
+        "gate": gate_settings.as_dict(),
+        "training": settings.as_dict(),
+        "trajectories": len(episodes),
+        "successes": len(recalls),
+        "criterion": ws.profile.success_criterion,
+        "scorers": ws.scorers_folder.name,
+        "history": {name: [round(v, 5) for v in values] for name, values in history.items()},
+    }
+    return save_module(model if settings.trained == "all" else model.gate, target, config)
+
+
+def load_gate_into(model: ScoreModel, folder: Path) -> ScoreModel:
+    """Put a saved gate (or gate and scorers, if they were trained together) into `model`."""
+    config = load_config(folder)
+    if config.get("artifact") != "gate":
+        raise ValueError(f"{folder} is not a gate artifact (config.json says {config.get('artifact')!r})")
+    trained_all = config["training"]["trained"] == "all"
+    load_module_state(model if trained_all else model.gate, folder)
+    return model.eval()
+
+
+def untrained_gate(dim: int, seed: int) -> MoEGate:
+    """Ours-def's gate: the paper's N(1, 0.02) initialisation, seeded by the profile."""
+    return MoEGate(dim, GateSettings(seed=seed))

@@ -1,0 +1,79 @@
+"""The MoE gate and the score f(theta_r; s, m) = g(s, m) . d(s, m) (PAPER §2.1, §2.3).
+
+    hidden = sigmoid(W_q h_s + b_q + W_m h_m + b_m)      (the paper's W1 [h_s; h_m], split in halves)
+    g      = softmax(W_o hidden + b_o)                   one weight per expert, summing to 1
+    f      = sum_k g_k d_k                               the memory's score; the storage is sorted by it
+
+Initialisation "paper" draws every weight from N(1, 0.02) and every bias from N(0, 0.02), the
+authors' "trainable" mode. PAPER §2.3 infers that this gate is close to uniform; measured, it is
+not: the rows of W_o sum to 256 +- 0.3, so the eight logits differ by a few tenths and the
+untrained weights are a fixed, seed-dependent mix (max |g - 1/8| about 0.13 with MiniLM at seed
+0), nearly constant across queries. "uniform" (W_o and b_o zero) starts from exactly 1/8 each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from l2m.retrieval.experts import EXPERT_NAMES, EmotionScorer, ImportanceScorer, expert_matrix
+
+GATE_INITS = ("paper", "uniform")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateSettings:
+    hidden: int = 256
+    init: str = "paper"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.init not in GATE_INITS:
+            raise ValueError(f"init must be one of {GATE_INITS}, got {self.init!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class MoEGate(nn.Module):
+    def __init__(self, dim: int, settings: GateSettings = GateSettings()):
+        super().__init__()
+        self.query_in, self.memory_in = nn.Linear(dim, settings.hidden), nn.Linear(dim, settings.hidden)
+        self.out = nn.Linear(settings.hidden, len(EXPERT_NAMES))
+        generator = torch.Generator().manual_seed(settings.seed)
+        for layer in (self.query_in, self.memory_in, self.out):
+            nn.init.normal_(layer.weight, 1.0, 0.02, generator=generator)
+            nn.init.normal_(layer.bias, 0.0, 0.02, generator=generator)
+        if settings.init == "uniform":
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, query: torch.Tensor, memories: torch.Tensor) -> torch.Tensor:
+        """[N, 8] expert weights, each row summing to 1, for query [dim] (or [N, dim]) and memories [N, dim]."""
+        hidden = torch.sigmoid(self.query_in(query) + self.memory_in(memories))
+        return torch.softmax(self.out(hidden), dim=-1)
+
+
+class ScoreModel(nn.Module):
+    """The gate and the two pretrained scorers: everything f(s, m) depends on."""
+
+    def __init__(self, gate: MoEGate, emotion: EmotionScorer, importance: ImportanceScorer):
+        super().__init__()
+        self.gate, self.emotion, self.importance = gate, emotion, importance
+
+    def experts(self, query: torch.Tensor, memories: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
+        return expert_matrix(query, memories, ages, self.emotion, self.importance)
+
+    def forward(self, query: torch.Tensor, memories: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
+        """f for every memory: [N]."""
+        return (self.gate(query, memories) * self.experts(query, memories, ages)).sum(-1)
+
+    def trainable(self, which: str) -> list[nn.Parameter]:
+        """The parameters retrieval training updates: "gate" (the paper) or "all" (the code, scorers too)."""
+        if which == "gate":
+            return list(self.gate.parameters())
+        if which == "all":
+            return list(self.parameters())
+        raise ValueError(f"trained parameters must be 'gate' or 'all', got {which!r}")
