@@ -55,3 +55,15 @@ def test_other_settings_get_their_own_episode_logs(tmp_path):
         folders.append(ws.episodes_dir)
     assert folders[0] != folders[1]
     assert json.loads((folders[1] / "config.json").read_text())["seed"] == 1
+
+
+def test_episode_logs_are_keyed_by_the_fields_that_shape_an_episode(tmp_path):
+    from l2m.config import get_profile
+    from l2m.workspace import Workspace
+
+    paper = get_profile("paper")
+    folder = Workspace(paper, run_dir=tmp_path).episodes_dir
+    unrelated = paper.replace(test_questions=3, offpolicy_questions=7, retrieval_epochs=1, success_criterion="f1")
+    assert Workspace(unrelated, run_dir=tmp_path).episodes_dir == folder
+    assert Workspace(paper.replace(max_steps=4), run_dir=tmp_path).episodes_dir != folder
+    assert Workspace(paper.replace(seed=1), run_dir=tmp_path).episodes_dir != folder

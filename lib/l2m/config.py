@@ -73,6 +73,9 @@ class Profile:
     # training records that give importance chains (None: the whole pool).
     scorer_seed_sentences: int = 2000
     scorer_records: int | None = None
+    # The expert whose merges train the aggregator: "programmatic" (l2m.utilization.expert), or the
+    # name of a stronger model the model layer can load (through llm_endpoint if set).
+    merge_expert: str = "programmatic"
     # Epochs of retrieval training (PAPER §5: 150).
     retrieval_epochs: int = 150
     # What counts as a success for training signals (l2m.success); evaluation always reports EM.
@@ -86,6 +89,14 @@ class Profile:
     dtype: str = "auto"
     seed: int = 0
 
+    def episode_config(self) -> dict:
+        """The fields that shape an episode: models, budgets, decoding, parsing, seed.
+
+        Logged episodes are keyed by these alone, so adding an unrelated profile field (how
+        many questions, training epochs, success criterion...) does not discard them.
+        """
+        return {name: getattr(self, name) for name in EPISODE_FIELDS}
+
     @property
     def run_dir(self) -> Path:
         return RUNS_DIR / self.name
@@ -93,6 +104,24 @@ class Profile:
     def replace(self, **changes) -> "Profile":
         return dataclasses.replace(self, **changes)
 
+
+EPISODE_FIELDS = (
+    "llm",
+    "encoder",
+    "llm_endpoint",
+    "max_steps",
+    "memory_word_limit",
+    "top_k",
+    "think_max_tokens",
+    "act_max_tokens",
+    "memory_max_tokens",
+    "merge_max_tokens",
+    "temperature",
+    "action_parser",
+    "constrained_actions",
+    "dtype",
+    "seed",
+)
 
 # What the 135M-parameter profiles share: the small models, and the help a 135M agent needs to
 # act at all (issue "A small agent that can act"; notebook 00a).
@@ -120,7 +149,7 @@ PROFILES: dict[str, Profile] = {
         agent_adapter_questions=2,
         agent_reading_questions=2,
         merge_max_tokens=48,
-        offpolicy_questions=2,
+        offpolicy_questions=4,
         scorer_seed_sentences=200,
         scorer_records=100,
         retrieval_epochs=20,

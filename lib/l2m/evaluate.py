@@ -16,14 +16,18 @@ from l2m.env.wiki import LocalWiki
 from l2m.metrics import f1_score, wilson_interval
 
 
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
+    """(mean, low, high): a normal 95% interval of the mean, clipped to `bounds`.
+
+    With a single value the interval is the whole of `bounds` (nothing is known about the spread).
+    """
     n = len(values)
     mean = sum(values) / n
     if n < 2:
-        return mean, 0.0, 1.0
+        return mean, *bounds
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = 1.959964 * sd / math.sqrt(n)
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+    return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
 def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:

@@ -71,9 +71,12 @@ METHODS: dict[str, Method] = {
         "LTMemory+summarized",
         lambda ws: SummarizedStorage(LTMemory(ws.encoder, ws.memory_settings), ws.memory_settings),
     ),
-    # The paper's adaptive memory with default parameters, and with the off-policy trained gate.
+    # The paper's adaptive memory with default parameters, and each stage trained off-policy alone.
     "Ours-def": Method("Ours-def", lambda ws: ws.adaptive_memory()),
     "Ours-R": Method("Ours-R", lambda ws: ws.adaptive_memory(gate=ws.trained_gate)),
+    # The aggregator trained off-policy: SFT alone, then SFT and DPO stacked (PAPER §5).
+    "Ours-U/sft": Method("Ours-U/sft", lambda ws: ws.adaptive_memory(aggregator=ws.trained_aggregator[:1])),
+    "Ours-U/dpo": Method("Ours-U/dpo", lambda ws: ws.adaptive_memory(aggregator=ws.trained_aggregator)),
 }
 # The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
 BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")

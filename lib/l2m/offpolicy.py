@@ -15,6 +15,7 @@ from pathlib import Path
 
 from l2m.artifacts import load_config, load_module_state, save_module
 from l2m.data.hotpotqa import HotpotRecord
+from l2m.models import Sampling, load_llm
 from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel
 from l2m.retrieval.training import (
     RetrievalTrainSettings,
@@ -23,6 +24,9 @@ from l2m.retrieval.training import (
     ranked_recalls,
     train_retrieval,
 )
+from l2m.utilization.expert import ProgrammaticMerge, model_merges
+from l2m.utilization.samples import MergeSample, merge_samples
+from l2m.utilization.training import DPOSettings, train_dpo_aggregator, train_sft_aggregator
 
 SAMPLER = "Ours-def"
 
@@ -104,3 +108,44 @@ def load_gate_into(model: ScoreModel, folder: Path) -> ScoreModel:
 def untrained_gate(dim: int, seed: int) -> MoEGate:
     """Ours-def's gate: the paper's N(1, 0.02) initialisation, seeded by the profile."""
     return MoEGate(dim, GateSettings(seed=seed))
+
+
+def expert_merges(ws, samples: list[MergeSample]) -> list[str]:
+    """The targets of utilization training: the programmatic merge, or the profile's expert model."""
+    p = ws.profile
+    if p.merge_expert == "programmatic":
+        expert = ProgrammaticMerge(ws.encoder, word_limit=p.memory_word_limit)
+        return [expert.merge(s) for s in samples]
+    model = load_llm(p.replace(llm=p.merge_expert), cache=ws.cache)
+    return model_merges(samples, model, Sampling(p.merge_max_tokens, p.temperature, seed=p.seed))
+
+
+def train_aggregator(ws) -> tuple[str, ...]:
+    """The utilization artifacts of Ours-U: (SFT adapter name, DPO adapter name) under artifacts/.
+
+    Merge samples from the sampled trajectories, expert merges as SFT targets, then DPO with the
+    expert merge chosen and the SFT model's own merge rejected. Existing adapters with the same
+    key are reused. With no merge sample there is nothing to train: () is returned, with a warning,
+    and Ours-U merges with the base model like Ours-def.
+    """
+    p = ws.profile
+    samples = merge_samples(sample_trajectories(ws), p.memory_word_limit)
+    if not samples:
+        warnings.warn("no sampled trajectory merged two or more units to the end: no aggregator to train", stacklevel=2)
+        return ()
+    payload = {
+        "episodes": ws.episodes_dir.name,
+        "questions": [r.id for r in sampling_records(ws)],
+        "expert": p.merge_expert,
+    }
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    artifacts = ws.run_dir / "artifacts"
+    sft, dpo = artifacts / f"aggregator_sft-{key}", artifacts / f"aggregator_dpo-{key}"
+    if not (dpo / "manifest.json").is_file():
+        chosen = expert_merges(ws, samples)
+        if not (sft / "manifest.json").is_file():
+            train_sft_aggregator(p.llm, samples, chosen, sft)
+        merges = Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
+        rejected = model_merges(samples, ws.aggregator_llm((sft.name,)), merges)
+        train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=DPOSettings(seed=p.seed))
+    return sft.name, dpo.name

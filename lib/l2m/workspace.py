@@ -9,9 +9,9 @@ so rerunning a notebook makes no new LLM call.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,13 +29,42 @@ from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
-from l2m.offpolicy import load_gate_into, train_gate, untrained_gate
+from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, untrained_gate
 from l2m.retrieval.gate import ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
 from l2m.runner import run_lockstep
 
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
+
+
+AGGREGATOR_ROLE = "aggregator:"
+
+
+class RoleModels(Mapping):
+    """The model behind each LLM role, resolved on first use.
+
+    "agent" (the profile's agent, or the one given), "memory" (the base LLM) and
+    "aggregator:<adapter>+<adapter>" (the base LLM with those adapters of the run stacked).
+    """
+
+    def __init__(self, ws: "Workspace", agent: ChatModel | None = None):
+        self.ws, self.agent = ws, agent
+
+    def __getitem__(self, role: str) -> ChatModel:
+        if role == "agent":
+            return self.agent or self.ws.agent_llm
+        if role == "memory":
+            return self.ws.llm
+        if role.startswith(AGGREGATOR_ROLE):
+            return self.ws.aggregator_llm(tuple(role.removeprefix(AGGREGATOR_ROLE).split("+")))
+        raise KeyError(role)
+
+    def __iter__(self):
+        return iter(("agent", "memory"))
+
+    def __len__(self) -> int:
+        return 2
 
 
 @dataclass
@@ -46,6 +75,7 @@ class Workspace:
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir) if self.run_dir else self.profile.run_dir
+        self._aggregators: dict[tuple[str, ...], ChatModel] = {}
 
     @cached_property
     def splits(self) -> dict[str, list[HotpotRecord]]:
@@ -110,7 +140,7 @@ class Workspace:
         `on_done(index, episode)` runs as each episode finishes (run_method logs it there).
         """
         operations = (play_episode(r, self.new_env(max_steps), agent, make_memory(r)) for r in records)
-        models = {"agent": agent_llm or self.agent_llm, "memory": self.llm}
+        models = RoleModels(self, agent=agent_llm)
         return run_lockstep(
             operations,
             models,
@@ -156,12 +186,38 @@ class Workspace:
         model = ScoreModel(untrained_gate(self.encoder.dim, self.profile.seed), emotion, importance)
         return load_gate_into(model, gate) if gate else model.eval()
 
-    def adaptive_memory(self, gate: Path | None = None, hint: str = DEFAULT_HINT) -> AdaptiveMemory:
-        """A fresh adaptive memory: Ours-def with no arguments."""
+    def adaptive_memory(
+        self, gate: Path | None = None, hint: str = DEFAULT_HINT, aggregator: tuple[str, ...] = ()
+    ) -> AdaptiveMemory:
+        """A fresh adaptive memory: Ours-def with no arguments.
+
+        `aggregator` names adapters under runs/<profile>/artifacts/ that the merges stack on the
+        base LLM (SFT, then DPO: Ours-U); the extraction keeps the base LLM.
+        """
         p = self.profile
         merges = Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
-        options = AdaptiveOptions(hint=hint, merge_sampling=merges)
+        role = AGGREGATOR_ROLE + "+".join(aggregator) if aggregator else "memory"
+        options = AdaptiveOptions(hint=hint, merge_sampling=merges, merge_role=role)
         return AdaptiveMemory(self.encoder, self.score_model(gate), self.memory_settings, options)
+
+    def aggregator_llm(self, names: tuple[str, ...]) -> ChatModel:
+        """The base LLM with the named aggregator adapters of this run stacked, loaded once."""
+        if names not in self._aggregators:
+            folders = [self.artifact(name) for name in names]
+            self._aggregators[names] = load_llm(self.profile, adapters=folders, cache=self.cache)
+        return self._aggregators[names]
+
+    def artifact(self, name: str) -> Path:
+        """runs/<profile>/artifacts/<name>; a name that leads anywhere else is refused."""
+        folder = self.run_dir / "artifacts" / name
+        if Path(name).name != name or name in ("", ".", "..") or not folder.is_dir():
+            raise FileNotFoundError(f"no artifact {name!r} in {self.run_dir / 'artifacts'}")
+        return folder
+
+    @cached_property
+    def trained_aggregator(self) -> tuple[str, ...]:
+        """(SFT, DPO) aggregator adapter names of Ours-U (samples and trains on first use)."""
+        return train_aggregator(self)
 
     @cached_property
     def trained_gate(self) -> Path:
@@ -185,12 +241,12 @@ class Workspace:
     def episodes_dir(self) -> Path:
         """runs/<profile>/episodes/<config>/: one folder per configuration of profile and agent.
 
-        <config> hashes every profile field and the agent adapter, so episodes played under
-        other settings are never mistaken for these; config.json beside the logs says what
-        the hash stands for.
+        <config> hashes the profile fields that shape an episode (Profile.episode_config) and
+        the agent adapter, so episodes played under other settings are never mistaken for these;
+        config.json beside the logs says what the hash stands for.
         """
         adapter = self.agent_adapter
-        config = dataclasses.asdict(self.profile) | {"agent_adapter": adapter.name if adapter else None}
+        config = self.profile.episode_config() | {"agent_adapter": adapter.name if adapter else None}
         text = json.dumps(config, sort_keys=True, default=str, indent=2)
         folder = self.run_dir / "episodes" / hashlib.sha256(text.encode()).hexdigest()[:12]
         folder.mkdir(parents=True, exist_ok=True)
@@ -209,13 +265,14 @@ class Workspace:
 
         All missing (method, question) episodes play in one lockstep pool, so the agent calls of
         different methods share batches too. Each finished episode is appended at once to
-        runs/<profile>/episodes/<config>/<method>.jsonl; a rerun plays only the pairs missing there.
+        runs/<profile>/episodes/<config>/<method>.jsonl (a "/" in the name becomes "_"); a rerun
+        plays only the pairs missing there.
         Returns each method's episodes in record order. For another seed, use a Workspace of
         `profile.replace(seed=...)`.
         """
         methods = [get_method(name) for name in names]
         seed = self.profile.seed
-        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name}.jsonl") for m in methods}
+        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}.jsonl") for m in methods}
         todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
         agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
 
@@ -226,7 +283,7 @@ class Workspace:
         operations = (play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self)) for m, r in todo)
         run_lockstep(
             operations,
-            {"agent": self.agent_llm, "memory": self.llm},
+            RoleModels(self),
             max_live=self.profile.live_episodes,
             on_done=finished,
             total=len(todo),

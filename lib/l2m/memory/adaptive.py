@@ -58,6 +58,13 @@ Merge the new information into the existing information. Requirements:
 2. Output only the merged information; do not repeat the blocks above."""
 
 MERGE_PROMPTS = {"inference": MERGE_PROMPT, "training": TRAINING_MERGE_PROMPT}
+
+
+def merge_prompt(kind: str, question: str, context: str, memory: str) -> str:
+    """The merge prompt of `kind` ("inference" or "training") for one (question, context, new memory)."""
+    return MERGE_PROMPTS[kind].format(question=question, context=context, memory=memory)
+
+
 # On a stop, the code returns the context before the rejected merge; the paper's figure keeps it.
 STOP_KEEPS = ("previous", "current")
 
@@ -104,6 +111,8 @@ class AdaptiveOptions:
     merge_sampling: Sampling = Sampling(max_new_tokens=512)
     merge_prompt: str = "inference"
     stop_keep: str = "previous"
+    # The model role that merges: the base memory LLM, or "aggregator:<adapters>" (Ours-U).
+    merge_role: str = "memory"
 
     def __post_init__(self):
         check_choice("merge_prompt", self.merge_prompt, tuple(MERGE_PROMPTS))
@@ -178,10 +187,8 @@ class AdaptiveMemory(Memory):
         accepted, end = [context], "all merged"
         stop.keep_going(context)
         for index in ranking[1:]:
-            prompt = MERGE_PROMPTS[self.options.merge_prompt].format(
-                question=question, context=context, memory=self.units[index]
-            )
-            merged = yield from ask("merge", prompt, self.merge_settings, calls)
+            prompt = merge_prompt(self.options.merge_prompt, question, context, self.units[index])
+            merged = yield from ask("merge", prompt, self.merge_settings, calls, role=self.options.merge_role)
             if word_count(merged) > self.settings.word_limit:
                 end = "word limit"
                 break

@@ -92,6 +92,6 @@ class MemorySettings:
     seed: int = 0
 
 
-def memory_request(stage: str, prompt: str, sampling: Sampling) -> LLMRequest:
-    """A memory-side LLM call (role "memory"), sent as a single user message."""
-    return LLMRequest("memory", stage, user_message(prompt), sampling)
+def memory_request(stage: str, prompt: str, sampling: Sampling, role: str = "memory") -> LLMRequest:
+    """A memory-side LLM call (role "memory" unless named), sent as a single user message."""
+    return LLMRequest(role, stage, user_message(prompt), sampling)

@@ -32,6 +32,18 @@ class LoraSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def peft_config(self):
+        """The PEFT LoraConfig of a causal LM with these settings."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=list(self.target_modules),
+            task_type="CAUSAL_LM",
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class SFTSettings:
@@ -83,19 +95,12 @@ def train_lora_sft(
     on_step: Callable[[int, float], None] | None = None,
 ):
     """Wrap `model` with a fresh LoRA adapter and train it; returns (peft_model, losses per step)."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     if not examples:
         raise ValueError("SFT needs at least one example")
     torch.manual_seed(settings.seed)
-    config = LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    peft_model = get_peft_model(model, config)
+    peft_model = get_peft_model(model, lora.peft_config())
     peft_model.train()
     encoded = [encode_example(tokenizer, e, settings.max_length) for e in examples]
     micro = [

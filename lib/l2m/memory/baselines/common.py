@@ -66,9 +66,9 @@ def render(texts: list[str], settings: MemorySettings, keep: str = "head") -> st
     return truncate_words(render_indexed(texts), settings.word_limit, keep)
 
 
-def ask(stage: str, prompt: str, settings: MemorySettings, calls: list[dict]) -> Operation[str]:
+def ask(stage: str, prompt: str, settings: MemorySettings, calls: list[dict], role: str = "memory") -> Operation[str]:
     """One memory-side LLM call with the profile's sampling; its record is appended to `calls`."""
-    request = memory_request(stage, prompt, settings.llm)
+    request = memory_request(stage, prompt, settings.llm, role)
     generation = yield request
     calls.append(call_record(request, generation))
     return generation.text.strip()
