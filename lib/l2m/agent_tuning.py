@@ -24,8 +24,6 @@ as many full episodes.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from typing import Iterable
 import torch
 
 from l2m.agent import Agent
-from l2m.artifacts import staged_folder, write_json
+from l2m.artifacts import content_key, staged_folder, write_json
 from l2m.calls import LLMRequest, run_without_llm
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.hotpotqa import question_observation
@@ -155,7 +153,7 @@ class AgentAdapterSettings:
             "sft": self.sft.as_dict(),
             "demo_version": DEMO_VERSION,
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        return content_key(payload)
 
 
 def train_agent_adapter(

@@ -8,6 +8,7 @@ nothing is ever unpickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -19,6 +20,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 PARAMS_FILE, CONFIG_FILE = "params.safetensors", "config.json"
+
+
+def content_key(payload) -> str:
+    """A 12-hex-digit key of a JSON-able payload (sorted keys): what an artifact's name hashes."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @contextmanager

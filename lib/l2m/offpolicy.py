@@ -8,12 +8,10 @@ its own number (`offpolicy_questions`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from pathlib import Path
 
-from l2m.artifacts import load_config, load_module_state, save_module
+from l2m.artifacts import content_key, load_config, load_module_state, save_module
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.models import Sampling, load_llm
 from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel
@@ -51,7 +49,7 @@ def gate_key(ws, settings: RetrievalTrainSettings, gate: GateSettings) -> str:
         "training": settings.as_dict(),
         "gate": gate.as_dict(),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    return content_key(payload)
 
 
 def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
@@ -138,7 +136,7 @@ def train_aggregator(ws) -> tuple[str, ...]:
         "questions": [r.id for r in sampling_records(ws)],
         "expert": p.merge_expert,
     }
-    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    key = content_key(payload)
     artifacts = ws.run_dir / "artifacts"
     sft, dpo = artifacts / f"aggregator_sft-{key}", artifacts / f"aggregator_dpo-{key}"
     if not (dpo / "manifest.json").is_file():

@@ -42,8 +42,6 @@ instruction-failure rate (IFR) and are scored with U(0,1) draws, i.e. as the Ran
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import random
 import re
 import time
@@ -57,7 +55,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from l2m.artifacts import CONFIG_FILE, load_config, load_module_state, save_module
+from l2m.artifacts import CONFIG_FILE, content_key, load_config, load_module_state, save_module
 from l2m.calls import Operation
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.memory.base import memory_request
@@ -593,7 +591,7 @@ def scorers_key(encoder_name: str, records: Sequence[HotpotRecord], settings: Pr
         "dataset_version": DATASET_VERSION,
         "records": [r.id for r in records],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    return content_key(payload)
 
 
 def save_scorers(pair: ScorerPair, config: dict, *, target: Path) -> Path:
