@@ -31,3 +31,14 @@ def test_wilson_interval_hand_computed():
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(0, 20)[1] == pytest.approx(0.1611, abs=1e-4)
     with pytest.raises(ValueError):
         wilson_interval(3, 2)
+
+
+def test_mean_interval_of_nothing_is_nan_and_bounds_clip():
+    import math
+
+    from l2m.evaluate import mean_interval
+
+    assert all(math.isnan(v) for v in mean_interval([]))
+    assert mean_interval([5.0], bounds=(0.0, math.inf)) == (5.0, 0.0, math.inf)
+    mean, low, high = mean_interval([0.0, 1.0, 1.0, 1.0])
+    assert mean == 0.75 and low > 0.0 and high == 1.0

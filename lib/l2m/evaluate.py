@@ -19,9 +19,12 @@ from l2m.metrics import f1_score, wilson_interval
 def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
     """(mean, low, high): a normal 95% interval of the mean, clipped to `bounds`.
 
-    With a single value the interval is the whole of `bounds` (nothing is known about the spread).
+    With a single value the interval is the whole of `bounds` (nothing is known about the spread);
+    with none, all three are NaN.
     """
     n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan
     mean = sum(values) / n
     if n < 2:
         return mean, *bounds

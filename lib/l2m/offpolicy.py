@@ -13,7 +13,7 @@ from pathlib import Path
 
 from l2m.artifacts import content_key, load_config, load_module_state, save_module
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.models import Sampling, load_llm
+from l2m.models import load_llm
 from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel
 from l2m.retrieval.training import (
     RetrievalTrainSettings,
@@ -115,7 +115,7 @@ def expert_merges(ws, samples: list[MergeSample]) -> list[str]:
         expert = ProgrammaticMerge(ws.encoder, word_limit=p.memory_word_limit)
         return [expert.merge(s) for s in samples]
     model = load_llm(p.replace(llm=p.merge_expert), cache=ws.cache)
-    return model_merges(samples, model, Sampling(p.merge_max_tokens, p.temperature, seed=p.seed))
+    return model_merges(samples, model, ws.merge_sampling)
 
 
 def train_aggregator(ws) -> tuple[str, ...]:
@@ -143,7 +143,6 @@ def train_aggregator(ws) -> tuple[str, ...]:
         chosen = expert_merges(ws, samples)
         if not (sft / "manifest.json").is_file():
             train_sft_aggregator(p.llm, samples, chosen, sft)
-        merges = Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
-        rejected = model_merges(samples, ws.aggregator_llm((sft.name,)), merges)
+        rejected = model_merges(samples, ws.aggregator_llm((sft.name,)), ws.merge_sampling)
         train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=DPOSettings(seed=p.seed))
     return sft.name, dpo.name

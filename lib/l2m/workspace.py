@@ -76,6 +76,7 @@ class Workspace:
     def __post_init__(self):
         self.run_dir = Path(self.run_dir) if self.run_dir else self.profile.run_dir
         self._aggregators: dict[tuple[str, ...], ChatModel] = {}
+        self._ranking_models: dict[Path | None, ScoreModel] = {}
 
     @cached_property
     def splits(self) -> dict[str, list[HotpotRecord]]:
@@ -165,6 +166,12 @@ class Workspace:
         )
 
     @cached_property
+    def merge_sampling(self) -> Sampling:
+        """Decoding of the adaptive memory's merges (and of the merges that train them)."""
+        p = self.profile
+        return Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
+
+    @cached_property
     def scorer_settings(self) -> PretrainSettings:
         p = self.profile
         return PretrainSettings(seed=p.seed, emotion_seeds=p.scorer_seed_sentences, importance_records=p.scorer_records)
@@ -194,11 +201,18 @@ class Workspace:
         `aggregator` names adapters under runs/<profile>/artifacts/ that the merges stack on the
         base LLM (SFT, then DPO: Ours-U); the extraction keeps the base LLM.
         """
-        p = self.profile
-        merges = Sampling(p.merge_max_tokens, p.temperature, seed=p.seed)
         role = AGGREGATOR_ROLE + "+".join(aggregator) if aggregator else "memory"
-        options = AdaptiveOptions(hint=hint, merge_sampling=merges, merge_role=role)
-        return AdaptiveMemory(self.encoder, self.score_model(gate), self.memory_settings, options)
+        options = AdaptiveOptions(hint=hint, merge_sampling=self.merge_sampling, merge_role=role)
+        return AdaptiveMemory(self.encoder, self.ranking_model(gate), self.memory_settings, options)
+
+    def ranking_model(self, gate: Path | None = None) -> ScoreModel:
+        """The score model memories rank with, loaded once per gate and shared (memories only read it).
+
+        score_model() gives a fresh copy instead, for training.
+        """
+        if gate not in self._ranking_models:
+            self._ranking_models[gate] = self.score_model(gate)
+        return self._ranking_models[gate]
 
     def aggregator_llm(self, names: tuple[str, ...]) -> ChatModel:
         """The base LLM with the named aggregator adapters of this run stacked, loaded once."""

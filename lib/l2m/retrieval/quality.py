@@ -96,7 +96,7 @@ def recall_table(cases: dict[str, list[RankedUnits]], ks: tuple[int, ...] = (1, 
         row = {}
         for k in ks:
             values = [v for case in ranked if (v := case.recall(k)) is not None]
-            mean, low, high = mean_interval(values) if values else (float("nan"),) * 3
+            mean, low, high = mean_interval(values)
             row |= {"n": len(values), f"recall@{k}": mean, f"recall@{k} low": low, f"recall@{k} high": high}
         rows[name] = row
     return pd.DataFrame(rows).T

@@ -52,7 +52,7 @@ def merge_quality(
         row = {"n": len(merged)}
         for column, values in columns.items():
             bounds = (0.0, math.inf) if column == "words" else (0.0, 1.0)
-            mean, low, high = mean_interval(values, bounds) if values else (math.nan,) * 3
+            mean, low, high = mean_interval(values, bounds)
             row |= {column: mean, f"{column} low": low, f"{column} high": high}
         rows[name] = row
     return pd.DataFrame(rows).T
