@@ -36,7 +36,7 @@ def test_wilson_interval_hand_computed():
 def test_mean_interval_of_nothing_is_nan_and_bounds_clip():
     import math
 
-    from l2m.evaluate import mean_interval
+    from l2m.metrics import mean_interval
 
     assert all(math.isnan(v) for v in mean_interval([]))
     assert mean_interval([5.0], bounds=(0.0, math.inf)) == (5.0, 0.0, math.inf)

@@ -14,7 +14,7 @@ from l2m.config import SMOLLM2, get_profile
 from l2m.data.hotpotqa import parse_record
 from l2m.env.wiki import LocalWiki
 from l2m.models import Sampling
-from l2m.success import answer_in_context, is_success
+from l2m.success import is_success
 from l2m.training.sft import IGNORE, SFTExample, collate, encode_example
 
 
@@ -111,7 +111,7 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
         settings=settings,
         forbidden_ids=set(),
         out_dir=tmp_path,
-        manifest_extra={},
+        provenance={},
     )
     assert found == folder
     other = AgentAdapterSettings.default(1, seed=1)
@@ -136,13 +136,6 @@ def test_success_criteria_hand_computed(ep, em, f1, in_context):
     assert is_success(ep, "em") is em
     assert is_success(ep, "f1", f1_threshold=0.6) is f1
     assert is_success(ep, "answer_in_context") is in_context
-
-
-def test_answer_in_context_normalises_like_em():
-    assert answer_in_context("The Beatles", "... a band called beatles, formed ...")
-    assert not answer_in_context("Paris", "Parisian cafés")
-    with pytest.raises(ValueError, match="unknown success criterion"):
-        is_success(episode("x", 0.0, ""), "bleu")
 
 
 def test_sft_packs_prompt_and_target_without_pads_and_masks_the_prompt():

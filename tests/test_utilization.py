@@ -95,7 +95,10 @@ def test_aggregator_adapters_come_only_from_the_run_folder(tmp_path, name):
     from l2m.config import get_profile
     from l2m.workspace import Workspace
 
-    (tmp_path / "artifacts" / "aggregator_sft-1").mkdir(parents=True)
+    from l2m.artifacts import staged_folder
+
+    with staged_folder(tmp_path / "artifacts" / "aggregator_sft-1", {"profile": "smoke"}):
+        pass
     (tmp_path / "agent_adapter-x").mkdir()
     ws = Workspace(get_profile("smoke"), run_dir=tmp_path)
     assert ws.artifact("aggregator_sft-1") == tmp_path / "artifacts" / "aggregator_sft-1"

@@ -32,7 +32,7 @@ from typing import Iterable
 import torch
 
 from l2m.agent import Agent
-from l2m.artifacts import content_key, staged_folder, write_json
+from l2m.artifacts import content_key, staged_folder
 from l2m.calls import LLMRequest, run_without_llm
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.hotpotqa import question_observation
@@ -166,7 +166,7 @@ def train_agent_adapter(
     settings: AgentAdapterSettings,
     forbidden_ids: set[str],
     out_dir: Path,
-    manifest_extra: dict,
+    provenance: dict,
 ) -> Path:
     """Train the adapter and save it (PEFT format + manifest.json) under `out_dir`/agent_adapter-<key>.
 
@@ -193,9 +193,7 @@ def train_agent_adapter(
         base.model, base.tokenizer, [d.example for d in demos], settings.lora, settings.sft, autocast_dtype=autocast
     )
     seconds = time.perf_counter() - start
-    with staged_folder(target) as staging:
-        peft_model.save_pretrained(staging)
-        manifest = {
+    manifest = {
             "artifact": "agent_adapter",
             "llm": llm_name,
             "word_limit": word_limit,
@@ -208,7 +206,8 @@ def train_agent_adapter(
             "demo_version": DEMO_VERSION,
             "losses": [round(x, 4) for x in losses],
             "train_seconds": round(seconds, 1),
-            **manifest_extra,
-        }
-        write_json(staging / "manifest.json", manifest)
+            **provenance,
+    }
+    with staged_folder(target, manifest) as staging:
+        peft_model.save_pretrained(staging)
     return target

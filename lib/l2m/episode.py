@@ -9,11 +9,17 @@ At step k:
 
 Everything is logged: each store and recall record, the context the agent saw, both agent
 calls with their prompts, outputs, tokens and seconds, the action, observation and reward.
+
+The scripted policy (an analysis tool, not the paper's protocol) separates the memory from the
+agent: a fixed script of actions replaces the agent's think and act at the first steps (the
+thought stored is empty), so every memory sees exactly the same observations; the agent acts
+only after the script, as the reader that answers from its memory.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from l2m.agent import Agent
 from l2m.calls import Operation, call_record
@@ -22,7 +28,20 @@ from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.memory.base import EMPTY_CONTEXT, Memory, Recall
 
 
-def play_episode(record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: Memory | None) -> Operation[dict]:
+POLICIES = ("agent", "scripted")
+
+
+def scripted_searches(record: HotpotRecord, count: int) -> list[str]:
+    """The scripted policy's actions: Search the gold titles in order of first mention, then the
+    distractor titles in the order of the record's context; the first `count` of them."""
+    distractors = [title for title, _ in record.context if title not in record.gold_titles]
+    return [f"Search[{title}]" for title in [*record.gold_titles, *distractors][:count]]
+
+
+def play_episode(
+    record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: Memory | None, script: Sequence[str] = ()
+) -> Operation[dict]:
+    """The episode as an Operation; `script` holds the actions of the first steps (scripted policy)."""
     if agent.uses_memory and memory is None:
         raise ValueError(f"a {agent.kind} agent needs a memory")
     started = time.perf_counter()
@@ -37,19 +56,15 @@ def play_episode(record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: M
             step["store"].append((yield from memory.store(f"Observation (Step {k}): {observation}")))
             recall = yield from memory.recall(record.question)
         step["recall"], step["context"] = recall.record, recall.context
-        thought = ""
-        if agent.thinks:
-            request = agent.think_request(record.question, recall.context)
-            generation = yield request
-            thought = generation.text.strip()
-            step["llm_calls"].append(call_record(request, generation))
-        request = agent.act_request(record.question, thought, recall.context)
-        generation = yield request
-        step["llm_calls"].append(call_record(request, generation))
+        if k <= len(script):
+            step["scripted"] = True
+            thought, action_text = "", script[k - 1]
+        else:
+            thought, action_text = yield from agent_turn(agent, record.question, recall.context, step["llm_calls"])
         if memory is not None:
             step["store"].append((yield from memory.store(f"Thought (Step {k}): {thought}")))
-            step["store"].append((yield from memory.store(f"Action (Step {k}): {generation.text.strip()}")))
-        result = env.step(generation.text)
+            step["store"].append((yield from memory.store(f"Action (Step {k}): {action_text.strip()}")))
+        result = env.step(action_text)
         observation, reward = result.observation, result.reward
         step.update(
             thought=thought,
@@ -62,6 +77,20 @@ def play_episode(record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: M
         if result.done:
             break
     return summarize_episode(record, steps, reward, result, time.perf_counter() - started)
+
+
+def agent_turn(agent: Agent, question: str, context: str, calls: list[dict]) -> Operation[tuple[str, str]]:
+    """Think (if the agent thinks), then act; returns (thought, raw action output), logs both calls."""
+    thought = ""
+    if agent.thinks:
+        request = agent.think_request(question, context)
+        generation = yield request
+        thought = generation.text.strip()
+        calls.append(call_record(request, generation))
+    request = agent.act_request(question, thought, context)
+    generation = yield request
+    calls.append(call_record(request, generation))
+    return thought, generation.text
 
 
 def summarize_episode(record: HotpotRecord, steps: list[dict], reward: float, last, seconds: float) -> dict:

@@ -1,7 +1,7 @@
-"""Summaries of episode logs: accuracy with 95% intervals, action quality, cost.
+"""Summaries of episode logs: accuracy with 95% intervals, action quality, cost, memory quality.
 
 Every accuracy is reported with its n and a 95% Wilson interval; mean F1 with a normal
-(t-free, 1.96 standard errors) interval, clipped to [0, 1].
+(t-free, 1.96 standard errors) interval, clipped to [0, 1]; the memory metrics likewise.
 """
 
 from __future__ import annotations
@@ -12,32 +12,25 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from l2m.actions import parse_action
+from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.wiki import LocalWiki
-from l2m.metrics import f1_score, wilson_interval
+from l2m.memory_metrics import episode_memory_metrics
+from l2m.metrics import f1_score, mean_interval, wilson_interval
 
-
-def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
-    """(mean, low, high): a normal 95% interval of the mean, clipped to `bounds`.
-
-    With a single value the interval is the whole of `bounds` (nothing is known about the spread);
-    with none, all three are NaN.
-    """
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = sum(values) / n
-    if n < 2:
-        return mean, *bounds
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = 1.959964 * sd / math.sqrt(n)
-    return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
+# The k of the recall@k column: the first three units a ranking puts forward.
+RECALL_K = 3
 
 
 def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:
-    """Act calls, well-formed actions among them, searches, and searches landing on a gold page."""
+    """The agent's act calls, well-formed actions among them, searches, and searches on a gold page.
+
+    Steps a script played (the scripted policy, l2m.episode) are not the agent's and are skipped.
+    """
     counts = {"acts": 0, "well_formed": 0, "searches": 0, "gold_searches": 0}
     gold = set(episode["gold_titles"])
     for step in episode["step_records"]:
+        if step.get("scripted"):
+            continue
         counts["acts"] += 1
         counts["well_formed"] += bool(step["action_valid"])
         action = parse_action(step["action"]) if step["action"] else None
@@ -48,7 +41,33 @@ def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int
     return counts
 
 
-def summarize(episodes: Sequence[dict], wiki: LocalWiki | None = None) -> dict:
+def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord], k: int = RECALL_K) -> dict:
+    """The memory metrics (l2m.memory_metrics) of `episodes`, each with its 95% interval.
+
+    answer_in_context is a proportion (Wilson); sf_coverage, context_words and recall@k are means
+    (normal). recall@k averages only the episodes of ranking methods with a gold unit to find,
+    counted in recall_n.
+    """
+    metrics = [episode_memory_metrics(e, records[e["question_id"]], k) for e in episodes]
+    hits = sum(m["answer_in_context"] for m in metrics)
+    row = {"answer_in_context": hits / len(metrics)}
+    row["answer_in_context_low"], row["answer_in_context_high"] = wilson_interval(hits, len(metrics))
+    means = {
+        "sf_coverage": ([m["sf_coverage"] for m in metrics], (0.0, 1.0)),
+        "context_words": ([m["context_words"] for m in metrics], (0.0, math.inf)),
+        f"recall@{k}": ([m["recall_at_k"] for m in metrics], (0.0, 1.0)),
+    }
+    for name, (values, bounds) in means.items():
+        values = [v for v in values if v is not None]
+        row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_interval(values, bounds)
+    row["recall_n"] = sum(m["recall_at_k"] is not None for m in metrics)
+    return row
+
+
+def summarize(
+    episodes: Sequence[dict], wiki: LocalWiki | None = None, records: Mapping[str, HotpotRecord] | None = None
+) -> dict:
+    """EM, F1, action quality and cost of `episodes`; the memory columns too when `records` are given."""
     if not episodes:
         raise ValueError("no episodes to summarise")
     n = len(episodes)
@@ -79,12 +98,17 @@ def summarize(episodes: Sequence[dict], wiki: LocalWiki | None = None) -> dict:
     if wiki is not None:
         row["gold_search"] = totals["gold_searches"] / totals["searches"] if totals["searches"] else float("nan")
         row["searches"] = totals["searches"]
+    if records is not None:
+        row |= memory_columns(episodes, records)
     return row
 
 
 def summary_table(
-    runs: Mapping[tuple, Sequence[dict]], index: Sequence[str], wiki: LocalWiki | None = None
+    runs: Mapping[tuple, Sequence[dict]],
+    index: Sequence[str],
+    wiki: LocalWiki | None = None,
+    records: Mapping[str, HotpotRecord] | None = None,
 ) -> pd.DataFrame:
     """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
-    rows = [dict(zip(index, key)) | summarize(episodes, wiki) for key, episodes in runs.items()]
+    rows = [dict(zip(index, key)) | summarize(episodes, wiki, records) for key, episodes in runs.items()]
     return pd.DataFrame(rows).set_index(list(index))

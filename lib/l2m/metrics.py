@@ -1,4 +1,4 @@
-"""Answer metrics (SQuAD-style EM and F1) and the Wilson interval for accuracies."""
+"""Answer metrics (SQuAD-style EM and F1), the Wilson interval for accuracies and a normal one for means."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 import re
 import string
 from collections import Counter
+from typing import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
@@ -54,3 +55,20 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
+    """(mean, low, high): a normal 95% interval of the mean, clipped to `bounds`.
+
+    With a single value the interval is the whole of `bounds` (nothing is known about the spread);
+    with none, all three are NaN.
+    """
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    mean = sum(values) / n
+    if n < 2:
+        return mean, *bounds
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = 1.959964 * sd / math.sqrt(n)
+    return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)

@@ -90,7 +90,7 @@ def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
         "scorers": ws.scorers_folder.name,
         "history": {name: [round(v, 5) for v in values] for name, values in history.items()},
     }
-    return save_module(model if settings.trained == "all" else model.gate, target, config)
+    return save_module(model if settings.trained == "all" else model.gate, target, config, ws.provenance)
 
 
 def load_gate_into(model: ScoreModel, folder: Path) -> ScoreModel:
@@ -142,7 +142,8 @@ def train_aggregator(ws) -> tuple[str, ...]:
     if not (dpo / "manifest.json").is_file():
         chosen = expert_merges(ws, samples)
         if not (sft / "manifest.json").is_file():
-            train_sft_aggregator(p.llm, samples, chosen, sft)
+            train_sft_aggregator(p.llm, samples, chosen, sft, provenance=ws.provenance)
         rejected = model_merges(samples, ws.aggregator_llm((sft.name,)), ws.merge_sampling)
-        train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=DPOSettings(seed=p.seed))
+        settings = DPOSettings(seed=p.seed)
+        train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=settings, provenance=ws.provenance)
     return sft.name, dpo.name

@@ -42,24 +42,41 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
 
 def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
     """EM with 95% Wilson intervals per method, one panel per level; `table` indexed by (level, method)."""
-    levels = list(dict.fromkeys(table.index.get_level_values(0)))
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.5 * len(levels), 4), sharey=True, squeeze=False)
-    for ax, level in zip(axes[0], levels):
-        rows = table.xs(level, level=0)
-        xs = range(len(rows))
-        ax.bar(
-            xs,
-            rows["em"],
-            yerr=[rows["em"] - rows["em_low"], rows["em_high"] - rows["em"]],
-            capsize=3,
-            color="tab:blue",
-        )
-        ax.set_xticks(xs, rows.index, rotation=60, ha="right", fontsize=8)
-        ax.set_title(f"{level} (n={int(rows['n'].iloc[0])})", fontsize=10)
-        ax.set_ylim(0, 1)
-    axes[0][0].set_ylabel("exact match (95% CI)")
+    fig = fig_metrics_by_level(table, {"em": "exact match (95% CI)"})
     fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def fig_memory_quality(table: pd.DataFrame, profile: Profile, seeds: str = "0", policy: str = "scripted") -> plt.Figure:
+    """Answer-in-context, supporting-fact coverage and EM (95% CIs) per memory and level."""
+    metrics = {
+        "answer_in_context": "gold answer in context",
+        "sf_coverage": "supporting facts kept",
+        "em": "exact match",
+    }
+    fig = fig_metrics_by_level(table, metrics)
+    fig.suptitle(f"Memory quality under the {policy} policy — {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def fig_metrics_by_level(table: pd.DataFrame, metrics: dict[str, str]) -> plt.Figure:
+    """One row of panels per metric (with its _low/_high interval columns), one column per level."""
+    levels = list(dict.fromkeys(table.index.get_level_values(0)))
+    fig, axes = plt.subplots(
+        len(metrics), len(levels), figsize=(4.5 * len(levels), 3.2 * len(metrics) + 0.8), sharey="row", squeeze=False
+    )
+    for row, (metric, label) in enumerate(metrics.items()):
+        for ax, level in zip(axes[row], levels):
+            rows = table.xs(level, level=0)
+            xs = range(len(rows))
+            errors = [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
+            ax.bar(xs, rows[metric], yerr=errors, capsize=3, color=f"C{row}")
+            ax.set_xticks(xs, rows.index if row == len(metrics) - 1 else [], rotation=60, ha="right", fontsize=8)
+            ax.set_title(f"{level} (n={int(rows['n'].iloc[0])})", fontsize=10)
+            ax.set_ylim(0, 1)
+        axes[row][0].set_ylabel(f"{label}\n(95% CI)")
     return fig
 
 

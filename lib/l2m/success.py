@@ -13,15 +13,10 @@ the memory metrics, whatever criterion trained the memory.
 
 from __future__ import annotations
 
-from l2m.metrics import f1_score, normalize_answer
+from l2m.memory_metrics import answer_in_context
+from l2m.metrics import f1_score
 
 CRITERIA = ("em", "f1", "answer_in_context")
-
-
-def answer_in_context(gold_answer: str, context: str) -> bool:
-    """The normalised gold answer occurs, on word boundaries, in the normalised context."""
-    answer = normalize_answer(gold_answer)
-    return bool(answer) and f" {answer} " in f" {normalize_answer(context)} "
 
 
 def is_success(episode: dict, criterion: str = "em", *, f1_threshold: float = 0.5) -> bool:

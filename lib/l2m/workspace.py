@@ -17,14 +17,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from l2m.agent import Agent
 from l2m.agent_tuning import AgentAdapterSettings, train_agent_adapter
+from l2m.artifacts import check_artifact
 from l2m.config import REPO_ROOT, Profile
 from l2m.data.hotpotqa import HotpotRecord, load_splits
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
-from l2m.episode import play_episode
+from l2m.episode import POLICIES, play_episode, scripted_searches
 from l2m.episode_log import EpisodeLog
+from l2m.evaluate import summary_table
 from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
@@ -107,7 +111,7 @@ class Workspace:
             return None
         p = self.profile
         settings = AgentAdapterSettings.default(p.agent_adapter_questions, p.agent_reading_questions, seed=p.seed)
-        return train_agent_adapter(
+        return self.checked(train_agent_adapter(
             self.splits["train"],
             self.wiki,
             Agent.from_profile(self.profile),
@@ -116,8 +120,8 @@ class Workspace:
             settings=settings,
             forbidden_ids=self.test_ids,
             out_dir=self.run_dir / "artifacts",
-            manifest_extra={"profile": self.profile.name, "seed": self.profile.seed},
-        )
+            provenance=self.provenance,
+        ))
 
     @cached_property
     def agent_llm(self) -> ChatModel:
@@ -179,13 +183,15 @@ class Workspace:
     @cached_property
     def scorers_folder(self) -> Path:
         """The pretrained emotion and importance scorers (trained once, then reused; PAPER §2.4)."""
-        return pretrain_scorers(
+        folder = pretrain_scorers(
             self.encoder,
             self.splits["train"],
             self.run_dir / "artifacts",
             self.scorer_settings,
             forbidden_ids=self.test_ids,
+            provenance=self.provenance,
         )
+        return self.checked(folder)
 
     def score_model(self, gate: Path | None = None) -> ScoreModel:
         """Pretrained scorers with the untrained gate of Ours-def, or the gate saved in `gate`."""
@@ -222,10 +228,21 @@ class Workspace:
         return self._aggregators[names]
 
     def artifact(self, name: str) -> Path:
-        """runs/<profile>/artifacts/<name>; a name that leads anywhere else is refused."""
+        """runs/<profile>/artifacts/<name>, checked; a name that leads anywhere else is refused."""
         folder = self.run_dir / "artifacts" / name
         if Path(name).name != name or name in ("", ".", "..") or not folder.is_dir():
             raise FileNotFoundError(f"no artifact {name!r} in {self.run_dir / 'artifacts'}")
+        return self.checked(folder)
+
+    @property
+    def provenance(self) -> dict:
+        """What every artifact of this workspace records as its maker (l2m.artifacts manifest)."""
+        p = self.profile
+        return {"profile": p.name, "seed": p.seed, "models": {"llm": p.llm, "encoder": p.encoder}}
+
+    def checked(self, folder: Path) -> Path:
+        """`folder`, once its manifest shows it was made under this profile and no file changed."""
+        check_artifact(folder, self.profile.name)
         return folder
 
     @cached_property
@@ -237,7 +254,7 @@ class Workspace:
     def trained_gate(self) -> Path:
         """The off-policy retrieval artifact of Ours-R (samples and trains on first use)."""
         settings = RetrievalTrainSettings(epochs=self.profile.retrieval_epochs, seed=self.profile.seed)
-        return train_gate(self, settings)
+        return self.checked(train_gate(self, settings))
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -270,31 +287,45 @@ class Workspace:
             staging.replace(folder / "config.json")
         return folder
 
-    def run_method(self, name: str, records: list[HotpotRecord]) -> list[dict]:
+    def run_method(self, name: str, records: list[HotpotRecord], policy: str = "agent") -> list[dict]:
         """Episodes of method `name` on `records` (see run_methods)."""
-        return self.run_methods([name], records)[name]
+        return self.run_methods([name], records, policy)[name]
 
-    def run_methods(self, names: list[str], records: list[HotpotRecord]) -> dict[str, list[dict]]:
+    def run_methods(self, names: list[str], records: list[HotpotRecord], policy: str = "agent") -> dict[str, list[dict]]:
         """Episodes of every method in `names` on `records`, with the profile's seed, resumable.
 
         All missing (method, question) episodes play in one lockstep pool, so the agent calls of
         different methods share batches too. Each finished episode is appended at once to
         runs/<profile>/episodes/<config>/<method>.jsonl (a "/" in the name becomes "_"); a rerun
         plays only the pairs missing there.
+        `policy="scripted"` replaces the agent's actions before the last step by the fixed
+        searches of l2m.episode.scripted_searches (an analysis tool: every memory sees the same
+        observations); those episodes go to <method>.scripted.jsonl.
         Returns each method's episodes in record order. For another seed, use a Workspace of
         `profile.replace(seed=...)`.
         """
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         methods = [get_method(name) for name in names]
         seed = self.profile.seed
-        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}.jsonl") for m in methods}
+        suffix = ".scripted" if policy == "scripted" else ""
+        logs = {
+            m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}{suffix}.jsonl") for m in methods
+        }
         todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
         agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
 
         def finished(index: int, episode: dict) -> None:
             method = todo[index][0].name
-            logs[method].append({"method": method, "seed": seed, "profile": self.profile.name} | episode)
+            logs[method].append({"method": method, "seed": seed, "profile": self.profile.name, "policy": policy} | episode)
 
-        operations = (play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self)) for m, r in todo)
+        def script(method, record: HotpotRecord) -> list[str]:
+            steps = method.max_steps or self.profile.max_steps
+            return scripted_searches(record, steps - 1) if policy == "scripted" else []
+
+        operations = (
+            play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self), script(m, r)) for m, r in todo
+        )
         run_lockstep(
             operations,
             RoleModels(self),
@@ -304,6 +335,15 @@ class Workspace:
             description=", ".join(names) if len(names) <= 3 else f"{len(names)} methods",
         )
         return {m.name: [logs[m.name].rows[(m.name, r.id, seed)] for r in records] for m in methods}
+
+    @cached_property
+    def records_by_id(self) -> dict[str, HotpotRecord]:
+        """Every shipped record by its _id (the memory metrics look up supporting facts here)."""
+        return {r.id: r for split in self.splits.values() for r in split}
+
+    def summary_table(self, runs: Mapping[tuple, list[dict]], index: list[str]) -> pd.DataFrame:
+        """l2m.evaluate.summary_table with this workspace's wiki and records: every column."""
+        return summary_table(runs, index, self.wiki, self.records_by_id)
 
     def figure_path(self, name: str) -> Path:
         """figures/<profile>/<name>.png (the cpu profile's figures are the committed ones)."""

@@ -594,10 +594,14 @@ def scorers_key(encoder_name: str, records: Sequence[HotpotRecord], settings: Pr
     return content_key(payload)
 
 
-def save_scorers(pair: ScorerPair, config: dict, *, target: Path) -> Path:
-    """params.safetensors (emotion.* and importance.* tensors) and config.json with the sizes, atomically."""
+def save_scorers(pair: ScorerPair, config: dict, *, target: Path, provenance: dict | None = None) -> Path:
+    """params.safetensors (emotion.* and importance.* tensors) and config.json with the sizes, atomically.
+
+    With `provenance` (profile, seed, models) the folder gets its manifest (l2m.artifacts).
+    """
     first = pair.emotion.net[0]
-    return save_module(pair, target, {**config, "dim": first.in_features, "hidden": first.out_features})
+    config = {**config, "dim": first.in_features, "hidden": first.out_features}
+    return save_module(pair, target, config, provenance)
 
 
 def load_scorers(folder: Path) -> tuple[EmotionScorer, ImportanceScorer]:
@@ -620,6 +624,7 @@ def pretrain_scorers(
     settings: PretrainSettings = PretrainSettings(),
     *,
     forbidden_ids: frozenset[str] | set[str] = frozenset(),
+    provenance: dict | None = None,
 ) -> Path:
     """Build both datasets, train both scorers, evaluate them on held-out data, save to `out_dir`/scorers-<key>.
 
@@ -631,7 +636,7 @@ def pretrain_scorers(
     target = Path(out_dir) / f"scorers-{scorers_key(encoder.name, records, settings)}"
     if (target / CONFIG_FILE).is_file():
         return target
-    return save_scorers(*train_and_evaluate(encoder, records, settings), target=target)
+    return save_scorers(*train_and_evaluate(encoder, records, settings), target=target, provenance=provenance)
 
 
 def train_and_evaluate(encoder, records: Sequence[HotpotRecord], settings: PretrainSettings) -> tuple[ScorerPair, dict]:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.evaluate import mean_interval
+from l2m.metrics import mean_interval
 from l2m.retrieval.experts import EXPERT_NAMES, normalised_ages
 from l2m.retrieval.gate import ScoreModel
 
@@ -79,13 +79,36 @@ def last_adaptive_units(episode: dict) -> tuple[list[str], dict]:
     return unit_sources(episode), episode["step_records"][-1]["recall"]
 
 
-def last_baseline_units(episode: dict) -> tuple[list[str], list[int]]:
-    """(every stored text, the top-k the last recall returned) of a one-unit-per-store baseline.
+def last_recall_at_k(episode: dict, record: HotpotRecord, k: int) -> float | None:
+    """recall@k of the supporting-fact units at an episode's last recall, for methods that rank units.
 
-    At the last recall the memory holds every store of the earlier steps and the last observation.
+    The adaptive memory's own ranking, or the top-k a one-unit-per-store baseline returned
+    (LTMemory, STMemory, GAMemory...); None for methods that do not rank units or when no unit
+    holds a supporting fact.
+    """
+    last = episode["step_records"][-1]["recall"]
+    if "retrieve" in last:
+        sources, ranking = unit_sources(episode), last["retrieve"]["ranking"]
+    elif "indices" in last:
+        sources, ranking = last_baseline_units(episode)
+    else:
+        return None
+    return recall_at_k(ranking, gold_units(sources, record), k)
+
+
+def last_baseline_units(episode: dict) -> tuple[list[str], list[int]]:
+    """(the text of every unit, the top-k the last recall returned) of a baseline that ranks units.
+
+    Units are numbered by their store records ("index"), MBMemory's day summaries included. At the
+    last recall the memory holds every store of the earlier steps and the last observation.
     """
     steps = episode["step_records"]
-    texts = [store["text"] for step in steps[:-1] for store in step["store"]] + [steps[-1]["store"][0]["text"]]
+    units: dict[int, str] = {}
+    for store in [s for step in steps[:-1] for s in step["store"]] + steps[-1]["store"][:1]:
+        units[store["index"]] = store["text"]
+        if store.get("summary"):
+            units[store["summary"]["index"]] = store["summary"]["text"]
+    texts = [units.get(i, "") for i in range(max(units, default=-1) + 1)]
     return texts, steps[-1]["recall"]["indices"]
 
 

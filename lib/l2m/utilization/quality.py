@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.evaluate import mean_interval
+from l2m.metrics import mean_interval
 from l2m.memory.adaptive import word_count
 from l2m.retrieval.quality import supporting_sentences
 from l2m.utilization.expert import sentences

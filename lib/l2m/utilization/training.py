@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from l2m.artifacts import staged_folder, write_json
+from l2m.artifacts import staged_folder
 from l2m.memory.adaptive import merge_prompt
 from l2m.models.llm import TransformersChatModel
 from l2m.training.sft import LoraSettings, SFTExample, SFTSettings, train_lora_sft
@@ -60,6 +60,7 @@ def train_sft_aggregator(
     prompt_kind: str = "inference",
     lora: LoraSettings = AGGREGATOR_LORA,
     settings: SFTSettings = AGGREGATOR_SFT,
+    provenance: dict | None = None,
 ) -> Path:
     """SFT adapter on (merge prompt, expert merge) pairs, saved at `target` with its losses."""
     examples = [SFTExample(merge_messages(s, prompt_kind), t) for s, t in zip(samples, targets, strict=True)]
@@ -73,6 +74,7 @@ def train_sft_aggregator(
         "lora": lora.as_dict(),
         "sft": settings.as_dict(),
         "losses": [round(x, 4) for x in losses],
+        **(provenance or {}),
     }
     return _save_adapter(model, target, manifest)
 
@@ -88,6 +90,7 @@ def train_dpo_aggregator(
     prompt_kind: str = "inference",
     lora: LoraSettings = AGGREGATOR_LORA,
     settings: DPOSettings = DPOSettings(),
+    provenance: dict | None = None,
 ) -> Path:
     """DPO adapter over the SFT model, saved at `target` with TRL's per-step log (loss, reward margins)."""
     from datasets import Dataset
@@ -139,6 +142,7 @@ def train_dpo_aggregator(
         "lora": lora.as_dict(),
         "dpo": settings.as_dict(),
         "log": log,
+        **(provenance or {}),
     }
     return _save_adapter(trainer.model.eval(), target, manifest)
 
@@ -148,9 +152,8 @@ def _reply(text: str) -> dict:
 
 
 def _save_adapter(peft_model, target: Path, manifest: dict) -> Path:
-    with staged_folder(target) as staging:
+    with staged_folder(target, manifest) as staging:
         peft_model.save_pretrained(staging)
-        write_json(staging / "manifest.json", manifest)
     return target
 
 
