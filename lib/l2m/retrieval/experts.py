@@ -66,10 +66,11 @@ def expert_matrix(
     emotion: EmotionScorer,
     importance: ImportanceScorer,
 ) -> torch.Tensor:
-    """d(s, m) for every memory: [N, 8] from query [dim] (or [N, dim]), memories [N, dim], ages [N]."""
-    query = query.expand_as(memories)
+    """d(s, m) for every memory: [N, 8] from query [dim] (or [N, dim]), memories [N, dim], ages [N].
+
+    A single query is broadcast, not copied: its scorer projections are computed once, not N times.
+    """
     semantic = (query * memories).sum(-1)
     feeling = nn.functional.cosine_similarity(emotion(query), emotion(memories), dim=-1)
-    return torch.cat(
-        [semantic[:, None], recency_terms(ages), feeling[:, None], importance(query, memories)[:, None]], dim=-1
-    )
+    relevance = importance(query, memories).expand(len(memories))
+    return torch.cat([semantic[:, None], recency_terms(ages), feeling[:, None], relevance[:, None]], dim=-1)
