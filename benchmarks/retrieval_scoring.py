@@ -3,12 +3,14 @@
     python benchmarks/retrieval_scoring.py                    # the cpu profile's scorers, N = 100, 1,000, 10,000
     python benchmarks/retrieval_scoring.py --profile paper --sizes 100 1000
 
-What is timed is the adaptive memory's ranking (`AdaptiveMemory._rank` without its log record):
-the expert matrix (cosine, five recency terms, emotion and importance scorers), the gate over
-query and unit embeddings, the weighted sum and the stable argsort. Units are embedded once, when
-stored, so the embeddings are given (random unit vectors of the encoder's size; the arithmetic
-does not depend on their values). The scorers are the profile's pretrained ones. Each figure is
-the median of --repeats runs after one warm-up, with torch limited to --threads threads.
+What is timed is the adaptive memory's ranking at a recall (`AdaptiveMemory._rank` without its log
+record): the expert matrix (cosine, five recency terms, emotion and importance scorers), the gate,
+the weighted sum and the stable argsort. Units are embedded, and their query-independent keys
+computed, once when stored (`ScoreModel.unit_keys`), so both are given here; the time to compute
+the keys of all N units is reported beside it ("keys_ms", paid once per unit over a memory's life).
+Embeddings are random unit vectors of the encoder's size (the arithmetic does not depend on their
+values); the scorers are the profile's pretrained ones. Each figure is the median of --repeats runs
+after one warm-up, with torch limited to --threads threads.
 """
 
 from __future__ import annotations
@@ -17,34 +19,41 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from common import RESULTS, new_report, write_report
 from l2m.config import get_profile
 from l2m.retrieval.experts import normalised_ages
-from l2m.retrieval.gate import ScoreModel
+from l2m.retrieval.gate import ScoreModel, UnitKeys
 from l2m.workspace import Workspace
 
 
 @torch.no_grad()
-def rank(model: ScoreModel, query: torch.Tensor, memories: torch.Tensor) -> torch.Tensor:
-    experts = model.experts(query, memories, normalised_ages(len(memories)))
-    scores = (model.gate(query, memories) * experts).sum(-1)
-    return torch.argsort(-scores, stable=True)
+def rank(model: ScoreModel, query: torch.Tensor, keys: UnitKeys) -> torch.Tensor:
+    gates, experts = model.gates_and_experts(query, keys, normalised_ages(len(keys.gate)))
+    return torch.argsort(-(gates * experts).sum(-1), stable=True)
 
 
-def median_ms(model: ScoreModel, units: int, dim: int, repeats: int) -> float:
-    generator = torch.Generator().manual_seed(units)
-    memories = torch.nn.functional.normalize(torch.randn(units, dim, generator=generator), dim=-1)
-    query = torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=-1)
-    rank(model, query, memories)  # warm-up
+def median_ms(work: Callable[[], object], repeats: int) -> float:
+    work()  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        rank(model, query, memories)
+        work()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
+
+
+def timings(model: ScoreModel, units: int, dim: int, repeats: int) -> dict:
+    generator = torch.Generator().manual_seed(units)
+    memories = torch.nn.functional.normalize(torch.randn(units, dim, generator=generator), dim=-1)
+    query = torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=-1)
+    with torch.no_grad():
+        keys = model.unit_keys(memories)
+        keys_ms = median_ms(lambda: model.unit_keys(memories), max(1, repeats // 4))
+    return {"units": units, "median_ms": round(median_ms(lambda: rank(model, query, keys), repeats), 3), "keys_ms": round(keys_ms, 3)}
 
 
 def main() -> None:
@@ -59,11 +68,11 @@ def main() -> None:
     ws = Workspace(get_profile(args.profile))
     model, dim = ws.score_model(), ws.encoder.dim
     report = new_report("retrieval_scoring", args, encoder=ws.profile.encoder, scorers=ws.scorers_folder.name)
-    print(f"{'units':>8} {'ms':>8}")
+    print(f"{'units':>8} {'rank ms':>8} {'keys ms':>8}")
     for units in args.sizes:
-        ms = median_ms(model, units, dim, args.repeats)
-        report["runs"].append({"units": units, "median_ms": round(ms, 3)})
-        print(f"{units:>8} {ms:>8.2f}")
+        row = timings(model, units, dim, args.repeats)
+        report["runs"].append(row)
+        print(f"{units:>8} {row['median_ms']:>8.2f} {row['keys_ms']:>8.2f}")
     write_report(report, args.out or RESULTS / "retrieval_scoring.json")
 
 

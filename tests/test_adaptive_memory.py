@@ -10,7 +10,7 @@ from l2m.artifacts import load_module_state, save_module
 from l2m.memory.adaptive import AdaptiveMemory, AdaptiveOptions, StopRule
 from l2m.memory.base import MemorySettings
 from l2m.retrieval.experts import EXPERT_NAMES, EmotionScorer, ImportanceScorer, normalised_ages, recency_terms
-from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel
+from l2m.retrieval.gate import GateSettings, MoEGate, ScoreModel, UnitKeys
 from l2m.retrieval.pairs import mirrored_pairs
 from l2m.retrieval.training import RankedRecall, RetrievalTrainSettings, pair_batch, train_retrieval
 
@@ -42,6 +42,20 @@ def test_uniform_gate_is_uniform_and_the_paper_init_is_a_fixed_mix():
     # N(1, 0.02) weights: nearly the same mix for every (query, memory) pair, but not 1/8 each.
     assert paper.std(0).max() < 0.05
     assert (paper.mean(0) - 1 / 8).abs().max() > 0.01
+
+
+def test_ranking_from_stored_unit_keys_equals_the_full_score():
+    model, units = score_model(), unit_rows(7)
+    query = unit_rows(1, seed=1)[0]
+    ages = normalised_ages(7)
+    with torch.no_grad():
+        # Keys computed one unit at a time, as a memory stores them, then concatenated (float32
+        # rounding of a one-row against a seven-row product: ~2e-6).
+        keys = UnitKeys.concat([model.unit_keys(units[i : i + 1]) for i in range(7)])
+        gates, experts = model.gates_and_experts(query, keys, ages)
+        assert torch.allclose((gates * experts).sum(-1), model(query, units, ages), atol=1e-5)
+        assert torch.allclose(experts, model.experts(query, units, ages), atol=1e-5)
+        assert torch.allclose(gates, model.gate(query, units), atol=1e-5)
 
 
 def test_recency_terms_are_negated_powers_of_the_normalised_age():

@@ -29,7 +29,7 @@ from l2m.memory.base import Memory, MemorySettings, Recall, truncate_words
 from l2m.memory.baselines.common import ask, check_choice, rounded
 from l2m.models.llm import Sampling
 from l2m.retrieval.experts import normalised_ages
-from l2m.retrieval.gate import ScoreModel
+from l2m.retrieval.gate import ScoreModel, UnitKeys
 
 DEFAULT_HINT = "No hint."
 
@@ -130,7 +130,8 @@ class AdaptiveMemory(Memory):
     def reset(self) -> None:
         self.cache: list[str] = []
         self.units: list[str] = []
-        self.embeddings: list[torch.Tensor] = []
+        # Per unit, what the ranking computes from the unit alone (its embedding and scorer keys).
+        self.keys: list[UnitKeys] = []
         self.query_embeddings: dict[str, torch.Tensor] = {}
         self.rng = random.Random(self.settings.seed)
 
@@ -157,7 +158,9 @@ class AdaptiveMemory(Memory):
         unit = yield from ask("extract", prompt, self.settings, calls)
         self.cache = []
         self.units.append(unit)
-        self.embeddings.append(torch.from_numpy(self.encoder.encode([unit], kind="passage")[0]))
+        embedding = torch.from_numpy(self.encoder.encode([unit], kind="passage"))
+        with torch.no_grad():
+            self.keys.append(self.scorer.unit_keys(embedding))
         return {"raw_observation": raw, "extracted": unit, "hint": self.options.hint, "time": len(self.units) - 1}
 
     @torch.no_grad()
@@ -165,10 +168,8 @@ class AdaptiveMemory(Memory):
         """Every unit, best first, by the gated experts; the record keeps scores, gates and experts."""
         if query not in self.query_embeddings:
             self.query_embeddings[query] = torch.from_numpy(self.encoder.encode([query], kind="query")[0])
-        embedded_query, memories = self.query_embeddings[query], torch.stack(self.embeddings)
-        ages = normalised_ages(len(self.units))
-        experts = self.scorer.experts(embedded_query, memories, ages)
-        gates = self.scorer.gate(embedded_query, memories)
+        keys = UnitKeys.concat(self.keys)
+        gates, experts = self.scorer.gates_and_experts(self.query_embeddings[query], keys, normalised_ages(len(self.units)))
         scores = (gates * experts).sum(-1)
         ranking = [int(i) for i in torch.argsort(-scores, stable=True)]
         record = {

@@ -11,6 +11,8 @@ pretrained (l2m.retrieval.pretrain) and then, in the paper, kept fixed.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -55,22 +57,37 @@ class ImportanceScorer(nn.Module):
 
     def forward(self, query: torch.Tensor, memories: torch.Tensor) -> torch.Tensor:
         """query [..., dim] broadcast against memories [..., dim] -> [...]."""
-        score = nn.functional.cosine_similarity(self.query_map(query), self.memory_map(memories), dim=-1)
+        return self.against(query, self.memory_map(memories))
+
+    def against(self, query: torch.Tensor, memory_keys: torch.Tensor) -> torch.Tensor:
+        """The score against memories already mapped by `memory_map` (their keys, computed once)."""
+        score = nn.functional.cosine_similarity(self.query_map(query), memory_keys, dim=-1)
         return torch.sigmoid(score) if self.sigmoid else score
 
 
+class MemoryKeys(NamedTuple):
+    """What the experts compute from the memories alone, whatever the query: [N, ...] each.
+
+    A memory computes its units' keys once, when they are stored, not at every recall.
+    """
+
+    embeddings: torch.Tensor  # h_m
+    emotions: torch.Tensor  # h_e(m), the 8 emotion intensities
+    importance: torch.Tensor  # W_m h_m, the importance scorer's memory map
+
+
+def memory_keys(memories: torch.Tensor, emotion: EmotionScorer, importance: ImportanceScorer) -> MemoryKeys:
+    return MemoryKeys(memories, emotion(memories), importance.memory_map(memories))
+
+
 def expert_matrix(
-    query: torch.Tensor,
-    memories: torch.Tensor,
-    ages: torch.Tensor,
-    emotion: EmotionScorer,
-    importance: ImportanceScorer,
+    query: torch.Tensor, keys: MemoryKeys, ages: torch.Tensor, emotion: EmotionScorer, importance: ImportanceScorer
 ) -> torch.Tensor:
-    """d(s, m) for every memory: [N, 8] from query [dim] (or [N, dim]), memories [N, dim], ages [N].
+    """d(s, m) for every memory: [N, 8] from query [dim] (or [N, dim]), the memories' keys and ages [N].
 
     A single query is broadcast, not copied: its scorer projections are computed once, not N times.
     """
-    semantic = (query * memories).sum(-1)
-    feeling = nn.functional.cosine_similarity(emotion(query), emotion(memories), dim=-1)
-    relevance = importance(query, memories).expand(len(memories))
+    semantic = (query * keys.embeddings).sum(-1)
+    feeling = nn.functional.cosine_similarity(emotion(query), keys.emotions, dim=-1)
+    relevance = importance.against(query, keys.importance).expand(len(ages))
     return torch.cat([semantic[:, None], recency_terms(ages), feeling[:, None], relevance[:, None]], dim=-1)

@@ -14,11 +14,12 @@ against 0.125), nearly constant across queries. "uniform" (W_o and b_o zero) sta
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from l2m.retrieval.experts import EXPERT_NAMES, EmotionScorer, ImportanceScorer, expert_matrix
+from l2m.retrieval.experts import EXPERT_NAMES, EmotionScorer, ImportanceScorer, MemoryKeys, expert_matrix, memory_keys
 
 GATE_INITS = ("paper", "uniform")
 
@@ -52,8 +53,24 @@ class MoEGate(nn.Module):
 
     def forward(self, query: torch.Tensor, memories: torch.Tensor) -> torch.Tensor:
         """[N, 8] expert weights, each row summing to 1, for query [dim] (or [N, dim]) and memories [N, dim]."""
-        hidden = torch.sigmoid(self.query_in(query) + self.memory_in(memories))
+        return self.mix(query, self.memory_in(memories))
+
+    def mix(self, query: torch.Tensor, memory_keys: torch.Tensor) -> torch.Tensor:
+        """The weights for memories already projected by `memory_in` (their keys, computed once)."""
+        hidden = torch.sigmoid(self.query_in(query) + memory_keys)
         return torch.softmax(self.out(hidden), dim=-1)
+
+
+class UnitKeys(NamedTuple):
+    """The query-independent parts of the ranking for N units: the experts' and the gate's."""
+
+    experts: MemoryKeys
+    gate: torch.Tensor  # W_m h_m + b_m, the memory half of the gate's hidden layer
+
+    @classmethod
+    def concat(cls, parts: list["UnitKeys"]) -> "UnitKeys":
+        experts = MemoryKeys(*(torch.cat(field) for field in zip(*(p.experts for p in parts))))
+        return cls(experts, torch.cat([p.gate for p in parts]))
 
 
 class ScoreModel(nn.Module):
@@ -64,7 +81,16 @@ class ScoreModel(nn.Module):
         self.gate, self.emotion, self.importance = gate, emotion, importance
 
     def experts(self, query: torch.Tensor, memories: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
-        return expert_matrix(query, memories, ages, self.emotion, self.importance)
+        return expert_matrix(query, memory_keys(memories, self.emotion, self.importance), ages, self.emotion, self.importance)
+
+    def unit_keys(self, memories: torch.Tensor) -> UnitKeys:
+        """Everything the ranking computes from the units alone: computed once per unit, when stored."""
+        return UnitKeys(memory_keys(memories, self.emotion, self.importance), self.gate.memory_in(memories))
+
+    def gates_and_experts(self, query: torch.Tensor, keys: UnitKeys, ages: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, 8] gate weights, [N, 8] expert values) of units given by their keys; the score is their dot product."""
+        experts = expert_matrix(query, keys.experts, ages, self.emotion, self.importance)
+        return self.gate.mix(query, keys.gate), experts
 
     def forward(self, query: torch.Tensor, memories: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
         """f for every memory: [N]."""
