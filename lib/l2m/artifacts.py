@@ -109,7 +109,7 @@ def check_artifact(folder: Path, profile: str) -> dict:
             f"{folder} was made under profile {made_under!r}, not {profile!r}; "
             "artifacts of one profile are never used by another"
         )
-    for name, digest in manifest.get("files", {}).items():
+    for name, digest in manifest["files"].items():
         if not (folder / name).is_file():
             raise ArtifactError(f"{folder / name} is listed in {path} but missing")
         if file_sha256(folder / name) != digest:

@@ -14,11 +14,8 @@ import pandas as pd
 from l2m.actions import parse_action
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.wiki import LocalWiki
-from l2m.memory_metrics import episode_memory_metrics
+from l2m.memory_metrics import RECALL_K, episode_memory_metrics
 from l2m.metrics import f1_score, mean_interval, wilson_interval
-
-# The k of the recall@k column: the first three units a ranking puts forward.
-RECALL_K = 3
 
 
 def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:

@@ -25,7 +25,8 @@ from l2m.metrics import normalize_answer
 from l2m.retrieval.quality import last_recall_at_k, supporting_sentences
 
 COVERAGE_THRESHOLD = 0.8
-MEMORY_METRICS = ("answer_in_context", "sf_coverage", "context_words", "recall_at_k")
+# The k of recall@k: the first three units a ranking puts forward.
+RECALL_K = 3
 
 
 def answer_in_context(gold_answer: str, context: str) -> bool:
@@ -51,7 +52,7 @@ def context_words(context: str) -> int:
     return 0 if context == EMPTY_CONTEXT else len(context.split())
 
 
-def episode_memory_metrics(episode: dict, record: HotpotRecord, k: int = 3) -> dict:
+def episode_memory_metrics(episode: dict, record: HotpotRecord, k: int = RECALL_K) -> dict:
     """The memory metrics of one episode log at its last step (see the module docstring)."""
     if episode["question_id"] != record.id:
         raise ValueError(f"episode of question {episode['question_id']} scored against record {record.id}")

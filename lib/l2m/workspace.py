@@ -319,15 +319,13 @@ class Workspace:
             method = todo[index][0].name
             logs[method].append({"method": method, "seed": seed, "profile": self.profile.name, "policy": policy} | episode)
 
-        def script(method, record: HotpotRecord) -> list[str]:
-            steps = method.max_steps or self.profile.max_steps
-            return scripted_searches(record, steps - 1) if policy == "scripted" else []
+        def episode(method, record: HotpotRecord):
+            env = self.new_env(method.max_steps)
+            script = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
+            return play_episode(record, env, agents[method.name], method.make_memory(self), script)
 
-        operations = (
-            play_episode(r, self.new_env(m.max_steps), agents[m.name], m.make_memory(self), script(m, r)) for m, r in todo
-        )
         run_lockstep(
-            operations,
+            (episode(m, r) for m, r in todo),
             RoleModels(self),
             max_live=self.profile.live_episodes,
             on_done=finished,
