@@ -76,6 +76,10 @@ class Profile:
     # The expert whose merges train the aggregator: "programmatic" (l2m.utilization.expert), or the
     # name of a stronger model the model layer can load (through llm_endpoint if set).
     merge_expert: str = "programmatic"
+    # Reflection on store records (l2m.storage.reflection): experiences per consolidation chunk
+    # (the code 10, the paper 40), and at most this many records reflected on (None: all).
+    reflection_chunk: int = 10
+    reflection_records: int | None = None
     # Epochs of retrieval training (PAPER §5: 150).
     retrieval_epochs: int = 150
     # What counts as a success for training signals (l2m.success); evaluation always reports EM.
@@ -153,6 +157,7 @@ PROFILES: dict[str, Profile] = {
         scorer_seed_sentences=200,
         scorer_records=100,
         retrieval_epochs=20,
+        reflection_chunk=4,
         llm_batch_size=16,
     ),
     "cpu": Profile(
@@ -165,6 +170,8 @@ PROFILES: dict[str, Profile] = {
         agent_reading_questions=192,
         merge_max_tokens=128,
         offpolicy_questions=128,
+        # One reflection prompt holds a whole page (about 1,400 tokens): cap the calls.
+        reflection_records=160,
         # Decode on this kind of CPU is bound by streaming weights and KV cache: batch 16
         # generated 111 tokens/s against 62 at batch 8 (fp32, 700-token prompts).
         llm_batch_size=16,

@@ -77,6 +77,8 @@ METHODS: dict[str, Method] = {
     # The aggregator trained off-policy: SFT alone, then SFT and DPO stacked (PAPER §5).
     "Ours-U/sft": Method("Ours-U/sft", lambda ws: ws.adaptive_memory(aggregator=ws.trained_aggregator[:1])),
     "Ours-U/dpo": Method("Ours-U/dpo", lambda ws: ws.adaptive_memory(aggregator=ws.trained_aggregator)),
+    # The extraction hint learned by reflection (PAPER §4.2).
+    "Ours-S": Method("Ours-S", lambda ws: ws.adaptive_memory(hint=ws.learned_hint)),
 }
 # The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
 BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")

@@ -6,7 +6,7 @@ import math
 import re
 import string
 from collections import Counter
-from typing import Sequence
+from typing import Collection, Mapping, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
@@ -72,3 +72,15 @@ def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = 1.959964 * sd / math.sqrt(n)
     return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
+
+
+def interval_columns(columns: Mapping[str, Sequence[float]], unbounded: Collection[str] = ()) -> dict:
+    """`{name: mean, "name low": .., "name high": ..}` per column (mean_interval).
+
+    Columns are shares in [0, 1] unless named in `unbounded`, which lie in [0, inf) (lengths).
+    """
+    row = {}
+    for name, values in columns.items():
+        mean, low, high = mean_interval(values, (0.0, math.inf) if name in unbounded else (0.0, 1.0))
+        row |= {name: mean, f"{name} low": low, f"{name} high": high}
+    return row

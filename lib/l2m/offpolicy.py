@@ -22,6 +22,8 @@ from l2m.retrieval.training import (
     ranked_recalls,
     train_retrieval,
 )
+from l2m.storage.reflection import ReflectionSettings, learn_hint, save_hint
+from l2m.storage.records import reflection_order, split_by_success, store_records
 from l2m.utilization.expert import ProgrammaticMerge, model_merges
 from l2m.utilization.samples import MergeSample, merge_samples
 from l2m.utilization.training import DPOSettings, train_dpo_aggregator, train_sft_aggregator
@@ -147,3 +149,40 @@ def train_aggregator(ws) -> tuple[str, ...]:
         settings = DPOSettings(seed=p.seed)
         train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=settings, provenance=ws.provenance)
     return sft.name, dpo.name
+
+
+def reflection_settings(ws) -> ReflectionSettings:
+    p = ws.profile
+    return ReflectionSettings(chunk_size=p.reflection_chunk, records=p.reflection_records, seed=p.seed)
+
+
+def train_hint(ws, settings: ReflectionSettings | None = None) -> Path:
+    """The storage artifact of Ours-S: the hint learned by reflection on the sampled trajectories.
+
+    Store records of every extraction, split by the profile's success criterion, reflected on
+    and consolidated (l2m.storage.reflection). Saved as runs/<profile>/artifacts/hint-<key>/
+    hint.json (the hint, its history after each chunk, the experiences, the record counts); an
+    artifact with the same key is reused.
+    """
+    settings = settings or reflection_settings(ws)
+    payload = {
+        "episodes": ws.episodes_dir.name,
+        "questions": [r.id for r in sampling_records(ws)],
+        "criterion": ws.profile.success_criterion,
+        "reflection": settings.as_dict(),
+        "sampling": ws.memory_settings.llm.as_dict(),
+    }
+    target = ws.run_dir / "artifacts" / f"hint-{content_key(payload)}"
+    if (target / "manifest.json").is_file():
+        return target
+    records = store_records(sample_trajectories(ws), ws.profile.success_criterion)
+    chosen = reflection_order(records, settings.records, settings.seed)
+    learned = learn_hint(chosen, ws.llm, ws.memory_settings.llm, settings)
+    successes, failures = split_by_success(records)
+    fields = {
+        "criterion": ws.profile.success_criterion,
+        "settings": settings.as_dict(),
+        "records": {"successes": len(successes), "failures": len(failures), "reflected": len(chosen)},
+        "reflected": [{"question_id": r.question_id, "success": r.success} for r in chosen],
+    }
+    return save_hint(learned, target, fields, ws.provenance | {"artifact": "hint"})

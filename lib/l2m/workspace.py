@@ -33,11 +33,12 @@ from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
-from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, untrained_gate
+from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, train_hint, untrained_gate
 from l2m.retrieval.gate import ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
 from l2m.runner import run_lockstep
+from l2m.storage.reflection import load_hint
 
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
 
@@ -255,6 +256,16 @@ class Workspace:
         """The off-policy retrieval artifact of Ours-R (samples and trains on first use)."""
         settings = RetrievalTrainSettings(epochs=self.profile.retrieval_epochs, seed=self.profile.seed)
         return self.checked(train_gate(self, settings))
+
+    @cached_property
+    def trained_hint(self) -> Path:
+        """The off-policy storage artifact of Ours-S (samples, reflects and consolidates on first use)."""
+        return self.checked(train_hint(self))
+
+    @cached_property
+    def learned_hint(self) -> str:
+        """The extraction hint of Ours-S (theta_s after off-policy reflection)."""
+        return load_hint(self.trained_hint).hint
 
     @property
     def levels(self) -> tuple[str, ...]:

@@ -9,13 +9,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.metrics import mean_interval
+from l2m.metrics import interval_columns
 from l2m.memory.adaptive import word_count
 from l2m.retrieval.quality import supporting_sentences
 from l2m.utilization.expert import sentences
@@ -49,10 +47,5 @@ def merge_quality(
             "facts kept": kept,
             "duplicate rate": [duplicate_rate(m, encoder) for m in merged],
         }
-        row = {"n": len(merged)}
-        for column, values in columns.items():
-            bounds = (0.0, math.inf) if column == "words" else (0.0, 1.0)
-            mean, low, high = mean_interval(values, bounds)
-            row |= {column: mean, f"{column} low": low, f"{column} high": high}
-        rows[name] = row
+        rows[name] = {"n": len(merged)} | interval_columns(columns, unbounded=("words",))
     return pd.DataFrame(rows).T

@@ -1,0 +1,1 @@
+"""Storage optimization (PAPER §4): store records, reflection and the learned extraction hint."""
