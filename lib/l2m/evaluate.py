@@ -1,111 +1,87 @@
-"""Summaries of episode logs: accuracy with 95% intervals, action quality, cost, memory quality.
+"""Evaluate any method on any HotpotQA-format file, writing the columns of results.csv.
 
-Every accuracy is reported with its n and a 95% Wilson interval; mean F1 with a normal
-(t-free, 1.96 standard errors) interval, clipped to [0, 1]; the memory metrics likewise.
+    python -m l2m.evaluate --method Ours-def --profile cpu --data FILE --limit 50
+
+The method is a baseline or an Ours variant (its trained artifacts are built on first use, or
+reused from runs/<profile>/artifacts/); names match case-insensitively. The file's paragraphs
+join the local wiki, so its questions can be answered by search. Episodes are logged and
+resumable like every run; the rows (one per level present in the file) go to
+runs/<profile>/results.csv under the table "data:<file name>" and are printed.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Mapping, Sequence
+import argparse
+import sys
+from pathlib import Path
 
 import pandas as pd
 
-from l2m.actions import parse_action
-from l2m.data.hotpotqa import HotpotRecord
-from l2m.env.wiki import LocalWiki
-from l2m.memory_metrics import RECALL_K, episode_memory_metrics
-from l2m.metrics import f1_score, mean_interval, wilson_interval
+from l2m.config import PROFILES, get_profile
+from l2m.data.hotpotqa import HotpotRecord, load_hotpotqa
+from l2m.episode import POLICIES
+from l2m.methods import METHODS, UnknownMethodError
+from l2m.workspace import Workspace
+
+SHOWN = ["n", "em", "em_low", "em_high", "f1", "mean_steps", "sec_per_traj", "answer_in_context", "sf_coverage", "context_words"]
 
 
-def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:
-    """The agent's act calls, well-formed actions among them, searches, and searches on a gold page.
-
-    Steps a script played (the scripted policy, l2m.episode) are not the agent's and are skipped.
-    """
-    counts = {"acts": 0, "well_formed": 0, "searches": 0, "gold_searches": 0}
-    gold = set(episode["gold_titles"])
-    for step in episode["step_records"]:
-        if step.get("scripted"):
-            continue
-        counts["acts"] += 1
-        counts["well_formed"] += bool(step["action_valid"])
-        action = parse_action(step["action"]) if step["action"] else None
-        if action is not None and action.verb == "Search":
-            counts["searches"] += 1
-            page = wiki.lookup(action.argument) if wiki is not None else None
-            counts["gold_searches"] += bool(page and page[0] in gold)
-    return counts
+def method_name(name: str) -> str:
+    """The registered method called `name`, ignoring case ("ours-def" is "Ours-def")."""
+    matches = [m for m in METHODS if m.lower() == name.lower()]
+    if not matches:
+        raise UnknownMethodError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return matches[0]
 
 
-def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord], k: int = RECALL_K) -> dict:
-    """The memory metrics (l2m.memory_metrics) of `episodes`, each with its 95% interval.
-
-    answer_in_context is a proportion (Wilson); sf_coverage, context_words and recall@k are means
-    (normal). recall@k averages only the episodes of ranking methods with a gold unit to find,
-    counted in recall_n.
-    """
-    metrics = [episode_memory_metrics(e, records[e["question_id"]], k) for e in episodes]
-    hits = sum(m["answer_in_context"] for m in metrics)
-    row = {"answer_in_context": hits / len(metrics)}
-    row["answer_in_context_low"], row["answer_in_context_high"] = wilson_interval(hits, len(metrics))
-    means = {
-        "sf_coverage": ([m["sf_coverage"] for m in metrics], (0.0, 1.0)),
-        "context_words": ([m["context_words"] for m in metrics], (0.0, math.inf)),
-        f"recall@{k}": ([m["recall_at_k"] for m in metrics], (0.0, 1.0)),
-    }
-    for name, (values, bounds) in means.items():
-        values = [v for v in values if v is not None]
-        row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_interval(values, bounds)
-    row["recall_n"] = sum(m["recall_at_k"] is not None for m in metrics)
-    return row
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m l2m.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    parser.add_argument("--data", required=True, type=Path, help="a HotpotQA-format json file (a list of records)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="default: $L2M_PROFILE, else smoke")
+    parser.add_argument("--limit", type=int, help="the first N records of the file only")
+    parser.add_argument("--seed", type=int, help="default: the profile's")
+    parser.add_argument("--policy", choices=POLICIES, default="agent", help="scripted: the analysis policy of notebook 01a")
+    return parser.parse_args(argv)
 
 
-def summarize(
-    episodes: Sequence[dict], wiki: LocalWiki | None = None, records: Mapping[str, HotpotRecord] | None = None
-) -> dict:
-    """EM, F1, action quality and cost of `episodes`; the memory columns too when `records` are given."""
-    if not episodes:
-        raise ValueError("no episodes to summarise")
-    n = len(episodes)
-    correct = sum(e["reward"] >= 1.0 for e in episodes)
-    em_low, em_high = wilson_interval(correct, n)
-    f1, f1_low, f1_high = mean_interval([f1_score(e["answer"] or "", e["gold_answer"]) for e in episodes])
-    totals = {k: 0 for k in ("acts", "well_formed", "searches", "gold_searches")}
-    for e in episodes:
-        for k, v in action_counts(e, wiki).items():
-            totals[k] += v
-    steps = sum(e["steps"] for e in episodes)
-    seconds = sum(e["llm_seconds"] for e in episodes)
-    row = {
-        "n": n,
-        "em": correct / n,
-        "em_low": em_low,
-        "em_high": em_high,
-        "f1": f1,
-        "f1_low": f1_low,
-        "f1_high": f1_high,
-        "well_formed": totals["well_formed"] / totals["acts"],
-        "well_formed_n": totals["acts"],
-        "mean_steps": steps / n,
-        "sec_per_step": seconds / steps,
-        "sec_per_traj": seconds / n,
-        "llm_tokens": sum(e["prompt_tokens"] + e["completion_tokens"] for e in episodes) / n,
-    }
-    if wiki is not None:
-        row["gold_search"] = totals["gold_searches"] / totals["searches"] if totals["searches"] else float("nan")
-        row["searches"] = totals["searches"]
-    if records is not None:
-        row |= memory_columns(episodes, records)
-    return row
+def load_file(data: Path, limit: int | None = None) -> list[HotpotRecord]:
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {limit}")
+    return load_hotpotqa(data)[:limit]
 
 
-def summary_table(
-    runs: Mapping[tuple, Sequence[dict]],
-    index: Sequence[str],
-    wiki: LocalWiki | None = None,
-    records: Mapping[str, HotpotRecord] | None = None,
-) -> pd.DataFrame:
-    """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
-    rows = [dict(zip(index, key)) | summarize(episodes, wiki, records) for key, episodes in runs.items()]
-    return pd.DataFrame(rows).set_index(list(index))
+def evaluate_on(ws: Workspace, method: str, records: list[HotpotRecord], table: str, policy: str = "agent") -> pd.DataFrame:
+    """Play `method` on `records` in `ws` and record one results row per level under `table`."""
+    name = method_name(method)
+    episodes = ws.run_method(name, records, policy)
+    levels = dict.fromkeys(r.level for r in records)
+    runs = {(level, name): [e for e, r in zip(episodes, records) if r.level == level] for level in levels}
+    summary = ws.summary_table(runs, ["level", "method"])
+    ws.record_results(table, summary, policy)
+    return summary
+
+
+def evaluate(method: str, data: Path, *, profile: str | None = None, limit: int | None = None,
+             seed: int | None = None, policy: str = "agent") -> pd.DataFrame:
+    """The results rows of `method` on the records of `data` (also written to results.csv)."""
+    method_name(method)  # an unknown method fails before anything loads
+    records = load_file(data, limit)
+    p = get_profile(profile)
+    ws = Workspace(p if seed is None else p.replace(seed=seed), extra_records=tuple(records))
+    return evaluate_on(ws, method, records, f"data:{Path(data).name}", policy)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        table = evaluate(args.method, args.data, profile=args.profile, limit=args.limit, seed=args.seed, policy=args.policy)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(table[SHOWN].round(3).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,7 +18,7 @@ def provenance(profile: Profile, seeds: str) -> str:
 def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
     """EM (95% Wilson interval) and the share of well-formed actions, per agent and setting.
 
-    `table` is indexed by (setting, agent), with the columns of l2m.evaluate.summarize.
+    `table` is indexed by (setting, agent), with the columns of l2m.summary.summarize.
     """
     settings = list(dict.fromkeys(table.index.get_level_values(0)))
     agents = list(dict.fromkeys(table.index.get_level_values(1)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +28,7 @@ from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
 from l2m.episode import POLICIES, play_episode, scripted_searches
 from l2m.episode_log import EpisodeLog
-from l2m.evaluate import summary_table
+from l2m.summary import summary_table
 from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
@@ -37,6 +37,7 @@ from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, train_hi
 from l2m.retrieval.gate import ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
+from l2m.results import record_results, result_rows
 from l2m.runner import run_lockstep
 from l2m.storage.reflection import load_hint
 
@@ -77,6 +78,9 @@ class Workspace:
     profile: Profile
     # Where this workspace keeps its cache, artifacts and episode logs (default runs/<profile>/).
     run_dir: Path | None = None
+    # Records beyond the shipped ones (a user's file): their paragraphs join the wiki and their
+    # supporting facts the memory metrics.
+    extra_records: tuple[HotpotRecord, ...] = ()
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir) if self.run_dir else self.profile.run_dir
@@ -89,8 +93,12 @@ class Workspace:
 
     @cached_property
     def wiki(self) -> LocalWiki:
-        """Pages from the paragraphs of every shipped record, test and train alike."""
-        return LocalWiki.from_records(r for split in self.splits.values() for r in split)
+        """Pages from the paragraphs of every shipped record, test and train alike, and the extra ones."""
+        return LocalWiki.from_records(self._all_records())
+
+    def _all_records(self):
+        yield from (r for split in self.splits.values() for r in split)
+        yield from self.extra_records
 
     @cached_property
     def cache(self) -> GenerationCache:
@@ -347,12 +355,46 @@ class Workspace:
 
     @cached_property
     def records_by_id(self) -> dict[str, HotpotRecord]:
-        """Every shipped record by its _id (the memory metrics look up supporting facts here)."""
-        return {r.id: r for split in self.splits.values() for r in split}
+        """Every record by its _id (the memory metrics look up supporting facts here); shipped ones win."""
+        by_id = {}
+        for record in self._all_records():
+            by_id.setdefault(record.id, record)
+        return by_id
 
     def summary_table(self, runs: Mapping[tuple, list[dict]], index: list[str]) -> pd.DataFrame:
-        """l2m.evaluate.summary_table with this workspace's wiki and records: every column."""
+        """l2m.summary.summary_table with this workspace's wiki and records: every column."""
         return summary_table(runs, index, self.wiki, self.records_by_id)
+
+    def level_runs(
+        self, methods: list[str], levels: Sequence[str] | None = None, policy: str = "agent"
+    ) -> dict[tuple[str, str], list[dict]]:
+        """Episodes of every method on every test level (the profile's by default), by (level, method)."""
+        runs = {}
+        for level in levels or self.levels:
+            for name, episodes in self.run_methods(methods, self.test_questions(level), policy).items():
+                runs[(level, name)] = episodes
+        return runs
+
+    def results_table(
+        self, table: str, methods: list[str], levels: Sequence[str] | None = None, policy: str = "agent"
+    ) -> tuple[dict[tuple[str, str], list[dict]], pd.DataFrame]:
+        """(level_runs, their summary_table indexed by level and method), the rows recorded in
+        results.csv under `table`."""
+        runs = self.level_runs(methods, levels, policy)
+        summary = self.summary_table(runs, ["level", "method"])
+        self.record_results(table, summary, policy)
+        return runs, summary
+
+    @property
+    def results_path(self) -> Path:
+        return self.run_dir / "results.csv"
+
+    def record_results(self, table: str, summary: pd.DataFrame, policy: str = "agent") -> pd.DataFrame:
+        """Put the rows of `summary` (indexed by level and method) into runs/<profile>/results.csv
+        under `table`, replacing that table's earlier rows for the same level, method and seed."""
+        p = self.profile
+        rows = result_rows(table, summary, profile=p.name, seed=p.seed, policy=policy)
+        return record_results(self.results_path, rows)
 
     def figure_path(self, name: str) -> Path:
         """figures/<profile>/<name>.png (the cpu profile's figures are the committed ones)."""

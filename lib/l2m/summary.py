@@ -1,0 +1,111 @@
+"""Summaries of episode logs: accuracy with 95% intervals, action quality, cost, memory quality.
+
+Every accuracy is reported with its n and a 95% Wilson interval; mean F1 with a normal
+(t-free, 1.96 standard errors) interval, clipped to [0, 1]; the memory metrics likewise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from l2m.actions import parse_action
+from l2m.data.hotpotqa import HotpotRecord
+from l2m.env.wiki import LocalWiki
+from l2m.memory_metrics import RECALL_K, episode_memory_metrics
+from l2m.metrics import f1_score, mean_interval, wilson_interval
+
+
+def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:
+    """The agent's act calls, well-formed actions among them, searches, and searches on a gold page.
+
+    Steps a script played (the scripted policy, l2m.episode) are not the agent's and are skipped.
+    """
+    counts = {"acts": 0, "well_formed": 0, "searches": 0, "gold_searches": 0}
+    gold = set(episode["gold_titles"])
+    for step in episode["step_records"]:
+        if step.get("scripted"):
+            continue
+        counts["acts"] += 1
+        counts["well_formed"] += bool(step["action_valid"])
+        action = parse_action(step["action"]) if step["action"] else None
+        if action is not None and action.verb == "Search":
+            counts["searches"] += 1
+            page = wiki.lookup(action.argument) if wiki is not None else None
+            counts["gold_searches"] += bool(page and page[0] in gold)
+    return counts
+
+
+def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord], k: int = RECALL_K) -> dict:
+    """The memory metrics (l2m.memory_metrics) of `episodes`, each with its 95% interval.
+
+    answer_in_context is a proportion (Wilson); sf_coverage, context_words and recall@k are means
+    (normal). recall@k averages only the episodes of ranking methods with a gold unit to find,
+    counted in recall_n.
+    """
+    metrics = [episode_memory_metrics(e, records[e["question_id"]], k) for e in episodes]
+    hits = sum(m["answer_in_context"] for m in metrics)
+    row = {"answer_in_context": hits / len(metrics)}
+    row["answer_in_context_low"], row["answer_in_context_high"] = wilson_interval(hits, len(metrics))
+    means = {
+        "sf_coverage": ([m["sf_coverage"] for m in metrics], (0.0, 1.0)),
+        "context_words": ([m["context_words"] for m in metrics], (0.0, math.inf)),
+        f"recall@{k}": ([m["recall_at_k"] for m in metrics], (0.0, 1.0)),
+    }
+    for name, (values, bounds) in means.items():
+        values = [v for v in values if v is not None]
+        row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_interval(values, bounds)
+    row["recall_n"] = sum(m["recall_at_k"] is not None for m in metrics)
+    return row
+
+
+def summarize(
+    episodes: Sequence[dict], wiki: LocalWiki | None = None, records: Mapping[str, HotpotRecord] | None = None
+) -> dict:
+    """EM, F1, action quality and cost of `episodes`; the memory columns too when `records` are given."""
+    if not episodes:
+        raise ValueError("no episodes to summarise")
+    n = len(episodes)
+    correct = sum(e["reward"] >= 1.0 for e in episodes)
+    em_low, em_high = wilson_interval(correct, n)
+    f1, f1_low, f1_high = mean_interval([f1_score(e["answer"] or "", e["gold_answer"]) for e in episodes])
+    totals = {k: 0 for k in ("acts", "well_formed", "searches", "gold_searches")}
+    for e in episodes:
+        for k, v in action_counts(e, wiki).items():
+            totals[k] += v
+    steps = sum(e["steps"] for e in episodes)
+    seconds = sum(e["llm_seconds"] for e in episodes)
+    row = {
+        "n": n,
+        "em": correct / n,
+        "em_low": em_low,
+        "em_high": em_high,
+        "f1": f1,
+        "f1_low": f1_low,
+        "f1_high": f1_high,
+        "well_formed": totals["well_formed"] / totals["acts"],
+        "well_formed_n": totals["acts"],
+        "mean_steps": steps / n,
+        "sec_per_step": seconds / steps,
+        "sec_per_traj": seconds / n,
+        "llm_tokens": sum(e["prompt_tokens"] + e["completion_tokens"] for e in episodes) / n,
+    }
+    if wiki is not None:
+        row["gold_search"] = totals["gold_searches"] / totals["searches"] if totals["searches"] else float("nan")
+        row["searches"] = totals["searches"]
+    if records is not None:
+        row |= memory_columns(episodes, records)
+    return row
+
+
+def summary_table(
+    runs: Mapping[tuple, Sequence[dict]],
+    index: Sequence[str],
+    wiki: LocalWiki | None = None,
+    records: Mapping[str, HotpotRecord] | None = None,
+) -> pd.DataFrame:
+    """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
+    rows = [dict(zip(index, key)) | summarize(episodes, wiki, records) for key, episodes in runs.items()]
+    return pd.DataFrame(rows).set_index(list(index))
