@@ -93,10 +93,14 @@ def agent_turn(agent: Agent, question: str, context: str, calls: list[dict]) -> 
     return thought, generation.text
 
 
+def step_calls(step: dict) -> list[dict]:
+    """Every LLM call record of one step: the agent's, then its memory's (recall and stores)."""
+    memory = [c for r in [step["recall"], *step["store"]] for c in r.get("llm_calls", [])]
+    return step["llm_calls"] + memory
+
+
 def summarize_episode(record: HotpotRecord, steps: list[dict], reward: float, last, seconds: float) -> dict:
-    calls = [c for s in steps for c in s["llm_calls"]] + [
-        c for s in steps for r in [s["recall"], *s["store"]] for c in r.get("llm_calls", [])
-    ]
+    calls = [c for s in steps for c in step_calls(s)]
     finished = last is not None and last.action is not None and last.action.verb == "Finish"
     return {
         "question_id": record.id,

@@ -124,3 +124,25 @@ def fig_training_curves(history: dict[str, list[float]], profile: Profile, title
     fig.suptitle(f"{title} · {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "0") -> plt.Figure:
+    """LLM seconds and tokens per agent step, stacked by stage, one bar per method (l2m.cost)."""
+    methods = list(dict.fromkeys(costs.index.get_level_values("method")))
+    stages = list(dict.fromkeys(costs.index.get_level_values("stage")))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(methods) + 2.2), sharey=True)
+    panels = {"LLM seconds per step": ["seconds_per_step"], "tokens per step (prompt + completion)": ["prompt_tokens_per_step", "completion_tokens_per_step"]}
+    colours = plt.get_cmap("tab20").colors
+    for ax, (title, measures) in zip(axes, panels.items()):
+        left = [0.0] * len(methods)
+        for k, stage in enumerate(stages):
+            values = [sum(costs.loc[(m, stage), c] for c in measures) if (m, stage) in costs.index else 0.0 for m in methods]
+            ax.barh(range(len(methods)), values, left=left, label=stage, color=colours[k % len(colours)])
+            left = [a + b for a, b in zip(left, values)]
+        ax.set_title(title, fontsize=9)
+    axes[0].set_yticks(range(len(methods)), methods, fontsize=8)
+    axes[0].invert_yaxis()
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle(f"Where an episode's LLM time goes · {provenance(profile, seeds)} · {machine}", fontsize=9)
+    fig.tight_layout()
+    return fig

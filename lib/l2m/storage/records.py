@@ -31,7 +31,7 @@ def store_records(episodes: list[dict], criterion: str) -> list[StoreRecord]:
     for episode in episodes:
         success = is_success(episode, criterion)
         for step in episode["step_records"]:
-            stored = (step.get("recall") or {}).get("store")
+            stored = step["recall"].get("store")
             if not stored:
                 continue
             records.append(
