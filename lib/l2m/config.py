@@ -80,6 +80,11 @@ class Profile:
     # (the code 10, the paper 40), and at most this many records reflected on (None: all).
     reflection_chunk: int = 10
     reflection_records: int | None = None
+    # On-policy optimization (l2m.onpolicy): epochs, and trajectories sampled per epoch (PAPER: 5 x 30).
+    onpolicy_epochs: int = 5
+    onpolicy_trajectories: int = 30
+    # Experiences per consolidation chunk on-policy (PAPER and the code: 15).
+    onpolicy_reflection_chunk: int = 15
     # Epochs of retrieval training (PAPER §5: 150).
     retrieval_epochs: int = 150
     # What counts as a success for training signals (l2m.success); evaluation always reports EM.
@@ -158,6 +163,9 @@ PROFILES: dict[str, Profile] = {
         scorer_records=100,
         retrieval_epochs=20,
         reflection_chunk=4,
+        onpolicy_epochs=2,
+        onpolicy_trajectories=2,
+        onpolicy_reflection_chunk=2,
         llm_batch_size=16,
     ),
     "cpu": Profile(

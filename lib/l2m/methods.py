@@ -79,6 +79,9 @@ METHODS: dict[str, Method] = {
     "Ours-U/dpo": Method("Ours-U/dpo", lambda ws: ws.adaptive_memory(aggregator=ws.trained_aggregator)),
     # The extraction hint learned by reflection (PAPER §4.2).
     "Ours-S": Method("Ours-S", lambda ws: ws.adaptive_memory(hint=ws.learned_hint)),
+    # All three off-policy results together, and then Algorithm 1's on-policy epochs (PAPER §6).
+    "Ours-off": Method("Ours-off", lambda ws: ws.memory_with(ws.off_policy_parameters)),
+    "Ours-on": Method("Ours-on", lambda ws: ws.memory_with(ws.on_policy_parameters)),
 }
 # The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
 BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")

@@ -146,3 +146,25 @@ def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "
     fig.suptitle(f"Where an episode's LLM time goes · {provenance(profile, seeds)} · {machine}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
+    """Algorithm 1 by epoch: the sampled batch's reward and success share (left); test EM with its
+    95% interval after each epoch, 0 being the off-policy start (right). `test` is indexed by
+    (level, epoch) with the columns of l2m.summary.summarize."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for column in ("reward (EM)", "success share"):
+        axes[0].plot(training.index, training[column], marker="o", label=column)
+    axes[0].set_title("training batch", fontsize=9)
+    for level in dict.fromkeys(test.index.get_level_values("level")):
+        rows = test.xs(level, level="level")
+        errors = [rows["em"] - rows["em_low"], rows["em_high"] - rows["em"]]
+        axes[1].errorbar(rows.index, rows["em"], yerr=errors, marker="o", capsize=3, label=f"test {level} (n={rows['n'].iloc[0]})")
+    axes[1].set_title("test EM after each epoch (0 = Ours-off)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"On-policy optimization · {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -34,6 +34,7 @@ from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
 from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, train_hint, untrained_gate
+from l2m.onpolicy import OnPolicyLoop, Parameters, off_policy_parameters, settings_for
 from l2m.retrieval.gate import ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
@@ -274,6 +275,28 @@ class Workspace:
     def learned_hint(self) -> str:
         """The extraction hint of Ours-S (theta_s after off-policy reflection)."""
         return load_hint(self.trained_hint).hint
+
+    def memory_with(self, parameters: Parameters) -> AdaptiveMemory:
+        """A fresh adaptive memory with the gate, aggregator and hint of `parameters`."""
+        gate = self.artifact(parameters.gate) if parameters.gate else None
+        return self.adaptive_memory(gate=gate, hint=parameters.hint, aggregator=parameters.aggregator)
+
+    @cached_property
+    def off_policy_parameters(self) -> Parameters:
+        """Ours-off: the three off-policy results together (each trained on first use)."""
+        return off_policy_parameters(self)
+
+    @cached_property
+    def on_policy_loop(self) -> OnPolicyLoop:
+        """Algorithm 1 from Ours-off at the profile's scale (l2m.onpolicy)."""
+        return OnPolicyLoop(self, self.off_policy_parameters, settings_for(self.profile))
+
+    @cached_property
+    def on_policy_parameters(self) -> Parameters:
+        """Ours-on: the parameters after the last on-policy epoch (runs the missing epochs)."""
+        loop = self.on_policy_loop
+        loop.run()
+        return loop.parameters_after(loop.settings.epochs)
 
     @property
     def levels(self) -> tuple[str, ...]:

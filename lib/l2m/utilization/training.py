@@ -20,6 +20,7 @@ import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from l2m.artifacts import staged_folder
 from l2m.memory.adaptive import merge_prompt
@@ -61,14 +62,20 @@ def train_sft_aggregator(
     lora: LoraSettings = AGGREGATOR_LORA,
     settings: SFTSettings = AGGREGATOR_SFT,
     provenance: dict | None = None,
+    base_adapters: Sequence[Path] = (),
 ) -> Path:
-    """SFT adapter on (merge prompt, expert merge) pairs, saved at `target` with its losses."""
+    """SFT adapter on (merge prompt, expert merge) pairs, saved at `target` with its losses.
+
+    `base_adapters` are merged into the model first (on-policy: the previous epochs' aggregator),
+    and the new adapter is trained on top of them.
+    """
     examples = [SFTExample(merge_messages(s, prompt_kind), t) for s, t in zip(samples, targets, strict=True)]
-    base = TransformersChatModel(llm_name, dtype="float32")
+    base = TransformersChatModel(llm_name, dtype="float32", adapters=list(base_adapters))
     model, losses = train_lora_sft(base.model, base.tokenizer, examples, lora, settings)
     manifest = {
         "artifact": "aggregator_sft",
         "llm": llm_name,
+        "base_adapters": [Path(a).name for a in base_adapters],
         "samples": len(examples),
         "prompt_kind": prompt_kind,
         "lora": lora.as_dict(),
@@ -91,12 +98,14 @@ def train_dpo_aggregator(
     lora: LoraSettings = AGGREGATOR_LORA,
     settings: DPOSettings = DPOSettings(),
     provenance: dict | None = None,
+    base_adapters: Sequence[Path] = (),
 ) -> Path:
-    """DPO adapter over the SFT model, saved at `target` with TRL's per-step log (loss, reward margins)."""
+    """DPO adapter over the SFT model (`base_adapters`, then the SFT adapter, merged), saved at
+    `target` with TRL's per-step log (loss, reward margins)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    policy = TransformersChatModel(llm_name, dtype="float32", adapters=[sft_adapter])
+    policy = TransformersChatModel(llm_name, dtype="float32", adapters=[*base_adapters, sft_adapter])
     rows = [
         {"prompt": merge_messages(s, prompt_kind), "chosen": [_reply(c)], "rejected": [_reply(r)]}
         for s, c, r in zip(samples, chosen, rejected, strict=True)
@@ -136,6 +145,7 @@ def train_dpo_aggregator(
     manifest = {
         "artifact": "aggregator_dpo",
         "llm": llm_name,
+        "base_adapters": [Path(a).name for a in base_adapters],
         "sft_adapter": sft_adapter.name,
         "pairs": len(rows),
         "prompt_kind": prompt_kind,
