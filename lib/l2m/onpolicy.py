@@ -28,6 +28,7 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from l2m.artifacts import content_key, save_module, staged_folder, write_json
 from l2m.methods import Method, register
@@ -39,6 +40,9 @@ from l2m.success import is_success
 from l2m.utilization.expert import model_merges
 from l2m.utilization.samples import merge_samples
 from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings, train_dpo_aggregator, train_sft_aggregator
+
+if TYPE_CHECKING:
+    from l2m.workspace import Workspace
 
 STATE_FILE = "state.json"
 
@@ -74,7 +78,7 @@ class Parameters:
         return cls(saved["gate"], tuple(saved["aggregator"]), saved["hint"])
 
 
-def off_policy_parameters(ws) -> Parameters:
+def off_policy_parameters(ws: "Workspace") -> Parameters:
     """Ours-off: every off-policy result loaded (PAPER §5)."""
     return Parameters(ws.trained_gate.name, ws.trained_aggregator, ws.learned_hint)
 
@@ -90,7 +94,7 @@ def settings_for(profile) -> OnPolicySettings:
 
 @dataclass
 class OnPolicyLoop:
-    ws: object
+    ws: "Workspace"
     start: Parameters
     settings: OnPolicySettings = field(default_factory=OnPolicySettings)
 
