@@ -121,3 +121,5 @@ def test_a_loop_interrupted_in_epoch_2_resumes_there(interrupted_then_resumed):
     assert (loop.epoch_folder(1) / "state.json").read_bytes() == epoch1
     assert loop.ws.agent_llm.calls == 0
     assert loop.parameters_after(2) == Parameters.from_dict(states[1]["parameters"])
+    with pytest.raises(ValueError, match="has not finished"):
+        loop.parameters_after(3)

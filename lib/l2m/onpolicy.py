@@ -42,6 +42,7 @@ from l2m.utilization.samples import merge_samples
 from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings, train_dpo_aggregator, train_sft_aggregator
 
 if TYPE_CHECKING:
+    from l2m.data.hotpotqa import HotpotRecord
     from l2m.workspace import Workspace
 
 STATE_FILE = "state.json"
@@ -128,7 +129,12 @@ class OnPolicyLoop:
 
     def parameters_after(self, epoch: int) -> Parameters:
         """theta after `epoch` finished epochs (0: the start)."""
-        return Parameters.from_dict(self.finished()[epoch - 1]["parameters"]) if epoch else self.start
+        if not epoch:
+            return self.start
+        finished = self.finished()
+        if epoch > len(finished):
+            raise ValueError(f"epoch {epoch} has not finished ({len(finished)} have); run the loop first")
+        return Parameters.from_dict(finished[epoch - 1]["parameters"])
 
     def run(self, until: int | None = None) -> list[dict]:
         """Run the missing epochs up to `until` (default all); returns every finished epoch's state."""
@@ -144,7 +150,8 @@ class OnPolicyLoop:
         register(Method(name, lambda ws: ws.memory_with(parameters)))
         return name
 
-    def questions(self, epoch: int):
+    def questions(self, epoch: int) -> list["HotpotRecord"]:
+        """The fresh training questions epoch `epoch` samples on."""
         p = self.ws.profile
         start = p.agent_adapter_questions + p.agent_reading_questions + p.offpolicy_questions
         start += (epoch - 1) * self.settings.trajectories
