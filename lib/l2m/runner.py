@@ -8,12 +8,12 @@ At most `max_live` operations run at once; a finished one is replaced by the nex
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
-from l2m.calls import LLMRequest, Operation
-from l2m.models.llm import ChatModel, Generation
+from l2m.calls import LLMRequest, Operation, user_message
+from l2m.models.llm import ChatModel, Generation, Sampling
 
 T = TypeVar("T")
 
@@ -76,3 +76,24 @@ def _batches(pending: Mapping[int, LLMRequest]) -> dict[tuple, list[int]]:
         request = pending[index]
         groups.setdefault((request.role, request.sampling), []).append(index)
     return groups
+
+
+def answer_prompts(
+    model: ChatModel,
+    stage: str,
+    prompts: Sequence[str],
+    sampling: Sampling,
+    *,
+    max_live: int = 16,
+    description: str | None = None,
+) -> list[str]:
+    """Each prompt sent alone, as one user turn, to `model` (batched across prompts); the stripped
+    answers in prompt order. For memory-side work outside episodes: expert and rejected merges,
+    re-extractions, reflections, zero-shot scoring."""
+
+    def ask(prompt: str) -> Operation[str]:
+        generation = yield LLMRequest("memory", stage, user_message(prompt), sampling)
+        return generation.text.strip()
+
+    operations = (ask(p) for p in prompts)
+    return run_lockstep(operations, {"memory": model}, max_live=max_live, total=len(prompts), description=description or stage)

@@ -62,7 +62,7 @@ from l2m.memory.base import memory_request
 from l2m.memory.judge import Parsed, parse_number
 from l2m.models.llm import ChatModel, Sampling
 from l2m.retrieval.experts import EMOTIONS, EmotionScorer, ImportanceScorer
-from l2m.runner import run_lockstep
+from l2m.runner import answer_prompts, run_lockstep
 
 # Bump when the data construction changes, so that scorers trained on older data are not reused.
 DATASET_VERSION = 1
@@ -509,11 +509,6 @@ def importance_operation(chain: InformationChain, sampling: Sampling) -> Operati
     return replies
 
 
-def emotion_operation(example: EmotionExample, sampling: Sampling) -> Operation[str]:
-    """Ask the LLM for the 8 emotion intensities of `example`'s text; the raw reply."""
-    return (yield memory_request("emotion", EMOTION_PROMPT.format(text=example.text), sampling)).text
-
-
 def zero_shot_importance(
     llm: ChatModel, chains: Sequence[InformationChain], rng: np.random.Generator, *, seed: int, max_live: int
 ) -> tuple[float, float]:
@@ -535,13 +530,8 @@ def zero_shot_emotion(
     llm: ChatModel, examples: Sequence[EmotionExample], rng: np.random.Generator, *, seed: int, max_live: int
 ) -> tuple[float, float]:
     """(MSE, IFR) of the LLM's 8 intensities; an unparseable reply scores U(0,1) per emotion."""
-    replies = run_lockstep(
-        (emotion_operation(e, Sampling(64, 0.0, seed=seed)) for e in examples),
-        {"memory": llm},
-        max_live=max_live,
-        total=len(examples),
-        description="zero-shot emotion",
-    )
+    prompts = [EMOTION_PROMPT.format(text=e.text) for e in examples]
+    replies = answer_prompts(llm, "emotion", prompts, Sampling(64, 0.0, seed=seed), max_live=max_live, description="zero-shot emotion")
     parsed = [parse_emotions(reply) for reply in replies]
     predicted = torch.tensor(
         [rng.uniform(size=len(EMOTIONS)).tolist() if p.used_fallback else p.value for p in parsed], dtype=torch.float32

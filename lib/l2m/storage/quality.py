@@ -16,27 +16,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from l2m.calls import Operation
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.memory.adaptive import EXTRACTION_PROMPT
-from l2m.memory.base import memory_request
 from l2m.memory_metrics import answer_in_context, sf_coverage
 from l2m.metrics import interval_columns
 from l2m.models.llm import ChatModel, Sampling
 from l2m.retrieval.quality import supporting_sentences
-from l2m.runner import run_lockstep
+from l2m.runner import answer_prompts
 from l2m.storage.records import StoreRecord
-
-
-def _extract(observation: str, hint: str, sampling: Sampling) -> Operation[str]:
-    generation = yield memory_request("extract", EXTRACTION_PROMPT.format(observation=observation, hint=hint), sampling)
-    return generation.text.strip()
 
 
 def extract_all(observations: list[str], hint: str, model: ChatModel, sampling: Sampling) -> list[str]:
     """The adaptive memory's extraction of every observation under `hint` (batched)."""
-    operations = (_extract(o, hint, sampling) for o in observations)
-    return run_lockstep(operations, {"memory": model}, total=len(observations), description="extractions")
+    prompts = [EXTRACTION_PROMPT.format(observation=o, hint=hint) for o in observations]
+    return answer_prompts(model, "extract", prompts, sampling, description="extractions")
 
 
 def observed_facts(observation: str, record: HotpotRecord) -> list[str]:

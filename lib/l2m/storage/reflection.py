@@ -21,11 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from l2m.artifacts import staged_folder, write_json
-from l2m.calls import Operation
-from l2m.memory.base import memory_request
 from l2m.memory.baselines.common import check_choice
 from l2m.models.llm import ChatModel, Sampling
-from l2m.runner import run_lockstep
+from l2m.runner import answer_prompts
 from l2m.storage.records import StoreRecord
 
 INITIAL_HINT = "Summarize carefully."
@@ -112,15 +110,12 @@ def chunks(items: list, size: int, partial_chunk: str = "drop") -> list[list]:
     return [items[i : i + size] for i in range(0, whole, size)]
 
 
-def _ask(stage: str, prompt: str, sampling: Sampling) -> Operation[str]:
-    generation = yield memory_request(stage, prompt, sampling)
-    return generation.text.strip()
-
-
-def _consolidate(experiences: list[str], settings: ReflectionSettings, sampling: Sampling) -> Operation[list[str]]:
+def _consolidate(experiences: list[str], model: ChatModel, sampling: Sampling, settings: ReflectionSettings) -> list[str]:
+    """The hint after each chunk; each consolidation waits for the hint of the one before."""
     history, hint = [], settings.start
     for chunk in chunks(experiences, settings.chunk_size, settings.partial_chunk):
-        hint = (yield from _ask("consolidate", consolidation_prompt(hint, chunk), sampling)) or hint
+        [answer] = answer_prompts(model, "consolidate", [consolidation_prompt(hint, chunk)], sampling, description="consolidation")
+        hint = answer or hint
         history.append(hint)
     return history
 
@@ -129,13 +124,9 @@ def learn_hint(
     records: list[StoreRecord], model: ChatModel, sampling: Sampling, settings: ReflectionSettings
 ) -> LearnedHint:
     """Reflect on every record (batched), then consolidate the non-empty experiences chunk by chunk."""
-    models = {"memory": model}
     prompts = [reflection_prompt(r, settings.failure_prompt) for r in records]
-    experiences = run_lockstep(
-        (_ask("reflect", p, sampling) for p in prompts), models, total=len(prompts), description="reflections"
-    )
-    useful = [e for e in experiences if e]
-    [history] = run_lockstep([_consolidate(useful, settings, sampling)], models, description="consolidation")
+    experiences = answer_prompts(model, "reflect", prompts, sampling, description="reflections")
+    history = _consolidate([e for e in experiences if e], model, sampling, settings)
     return LearnedHint(settings.start, experiences, history)
 
 

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l2m.calls import Operation
 from l2m.memory.adaptive import merge_prompt, word_count
-from l2m.memory.base import memory_request
 from l2m.models.llm import ChatModel, Sampling
-from l2m.runner import run_lockstep
+from l2m.runner import answer_prompts
 from l2m.utilization.samples import MergeSample
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -52,12 +50,6 @@ class ProgrammaticMerge:
         return merged
 
 
-def _merge_operation(sample: MergeSample, prompt_kind: str, sampling: Sampling) -> Operation[str]:
-    prompt = merge_prompt(prompt_kind, sample.question, sample.context, sample.memory)
-    generation = yield memory_request("merge", prompt, sampling)
-    return generation.text.strip()
-
-
 def model_merges(
     samples: list[MergeSample],
     model: ChatModel,
@@ -67,5 +59,5 @@ def model_merges(
     max_live: int = 16,
 ) -> list[str]:
     """The merge `model` writes for every sample (batched); used for expert and rejected merges."""
-    operations = (_merge_operation(s, prompt_kind, sampling) for s in samples)
-    return run_lockstep(operations, {"memory": model}, max_live=max_live, total=len(samples), description="merges")
+    prompts = [merge_prompt(prompt_kind, s.question, s.context, s.memory) for s in samples]
+    return answer_prompts(model, "merge", prompts, sampling, max_live=max_live, description="merges")
