@@ -26,7 +26,8 @@ from l2m.storage.reflection import ReflectionSettings, learn_hint, save_hint
 from l2m.storage.records import reflection_order, split_by_success, store_records
 from l2m.utilization.expert import ProgrammaticMerge, model_merges
 from l2m.utilization.samples import MergeSample, merge_samples
-from l2m.utilization.training import DPOSettings, train_dpo_aggregator, train_sft_aggregator
+from l2m.training.sft import SFTSettings
+from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings, train_dpo_aggregator, train_sft_aggregator
 
 SAMPLER = "Ours-def"
 
@@ -81,15 +82,26 @@ def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
             stacklevel=2,
         )
         history = empty_history()
-    config = {
-        "artifact": "gate",
-        "dim": ws.encoder.dim,
+    fields = {
         "gate": gate_settings.as_dict(),
-        "training": settings.as_dict(),
         "trajectories": len(episodes),
         "successes": len(recalls),
         "criterion": ws.profile.success_criterion,
         "scorers": ws.scorers_folder.name,
+    }
+    return save_gate(ws, model, target, settings, history, fields)
+
+
+def save_gate(
+    ws, model: ScoreModel, target: Path, settings: RetrievalTrainSettings, history: dict[str, list[float]], fields: dict
+) -> Path:
+    """A gate artifact: the gate (with the scorers when `settings.trained == "all"`) and
+    config.json holding the training settings, `fields` and the rounded training history."""
+    config = {
+        "artifact": "gate",
+        "dim": ws.encoder.dim,
+        "training": settings.as_dict(),
+        **fields,
         "history": {name: [round(v, 5) for v in values] for name, values in history.items()},
     }
     return save_module(model if settings.trained == "all" else model.gate, target, config, ws.provenance)
@@ -141,14 +153,35 @@ def train_aggregator(ws) -> tuple[str, ...]:
     key = content_key(payload)
     artifacts = ws.run_dir / "artifacts"
     sft, dpo = artifacts / f"aggregator_sft-{key}", artifacts / f"aggregator_dpo-{key}"
-    if not (dpo / "manifest.json").is_file():
-        chosen = expert_merges(ws, samples)
-        if not (sft / "manifest.json").is_file():
-            train_sft_aggregator(p.llm, samples, chosen, sft, provenance=ws.provenance)
-        rejected = model_merges(samples, ws.aggregator_llm((sft.name,)), ws.merge_sampling)
-        settings = DPOSettings(seed=p.seed)
-        train_dpo_aggregator(p.llm, sft, samples, chosen, rejected, dpo, settings=settings, provenance=ws.provenance)
+    train_sft_then_dpo(ws, samples, sft, dpo, dpo_settings=DPOSettings(seed=p.seed))
     return sft.name, dpo.name
+
+
+def train_sft_then_dpo(
+    ws,
+    samples: list[MergeSample],
+    sft: Path,
+    dpo: Path,
+    *,
+    base: tuple[str, ...] = (),
+    sft_settings: SFTSettings = AGGREGATOR_SFT,
+    dpo_settings: DPOSettings,
+) -> None:
+    """The SFT adapter at `sft` on the expert merges, then the DPO adapter at `dpo` with the SFT
+    model's own merges rejected, both over the aggregator adapters `base` merged into the LLM
+    (none off-policy; the current stack on-policy). Adapters already written are reused."""
+    if (dpo / "manifest.json").is_file():
+        return
+    llm, base_folders = ws.profile.llm, [ws.artifact(name) for name in base]
+    chosen = expert_merges(ws, samples)
+    if not (sft / "manifest.json").is_file():
+        train_sft_aggregator(
+            llm, samples, chosen, sft, settings=sft_settings, base_adapters=base_folders, provenance=ws.provenance
+        )
+    rejected = model_merges(samples, ws.aggregator_llm((*base, sft.name)), ws.merge_sampling)
+    train_dpo_aggregator(
+        llm, sft, samples, chosen, rejected, dpo, settings=dpo_settings, base_adapters=base_folders, provenance=ws.provenance
+    )
 
 
 def reflection_settings(ws) -> ReflectionSettings:

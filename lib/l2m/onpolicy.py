@@ -30,16 +30,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from l2m.artifacts import content_key, save_module, staged_folder, write_json
+from l2m.artifacts import content_key, staged_folder, write_json
 from l2m.methods import Method, register
-from l2m.offpolicy import expert_merges
+from l2m.offpolicy import save_gate, train_sft_then_dpo
 from l2m.retrieval.training import RetrievalTrainSettings, pair_batch, ranked_recalls, train_retrieval
 from l2m.storage.records import reflection_order, store_records
 from l2m.storage.reflection import ReflectionSettings, learn_hint
 from l2m.success import is_success
-from l2m.utilization.expert import model_merges
 from l2m.utilization.samples import merge_samples
-from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings, train_dpo_aggregator, train_sft_aggregator
+from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings
 
 if TYPE_CHECKING:
     from l2m.data.hotpotqa import HotpotRecord
@@ -200,37 +199,25 @@ class OnPolicyLoop:
         if not (target / "manifest.json").is_file():
             model = self.ws.score_model(self.ws.artifact(gate) if gate else None)
             history = train_retrieval(model, pairs, settings)
-            config = {
-                "artifact": "gate",
-                "dim": self.ws.encoder.dim,
-                "training": settings.as_dict(),
-                "start": gate,
-                "successes": len(recalls),
-                "history": {name: [round(v, 5) for v in values] for name, values in history.items()},
-            }
-            save_module(model if settings.trained == "all" else model.gate, target, config, self.ws.provenance)
+            save_gate(self.ws, model, target, settings, history, {"start": gate, "successes": len(recalls)})
         return target.name, len(pairs)
 
     def update_aggregator(self, episodes: list[dict], aggregator: tuple[str, ...], epoch: int) -> tuple[tuple[str, ...], int]:
         """`aggregator` with a new SFT and a new DPO adapter stacked on it; unchanged without merge samples."""
-        ws, p = self.ws, self.ws.profile
+        p = self.ws.profile
         samples = merge_samples(episodes, p.memory_word_limit)
         if not samples:
             return aggregator, 0
-        artifacts = ws.run_dir / "artifacts"
+        artifacts = self.ws.run_dir / "artifacts"
         sft = artifacts / f"onpolicy-{self.key}-aggregator_sft-{epoch}"
         dpo = artifacts / f"onpolicy-{self.key}-aggregator_dpo-{epoch}"
-        base = [ws.artifact(name) for name in aggregator]
-        if not (dpo / "manifest.json").is_file():
-            chosen = expert_merges(ws, samples)
-            if not (sft / "manifest.json").is_file():
-                sft_settings = dataclasses.replace(AGGREGATOR_SFT, lr=self.settings.sft_lr, seed=p.seed)
-                train_sft_aggregator(
-                    p.llm, samples, chosen, sft, settings=sft_settings, base_adapters=base, provenance=ws.provenance
-                )
-            rejected = model_merges(samples, ws.aggregator_llm((*aggregator, sft.name)), ws.merge_sampling)
-            dpo_settings = dataclasses.replace(self.settings.dpo, seed=p.seed)
-            train_dpo_aggregator(
-                p.llm, sft, samples, chosen, rejected, dpo, settings=dpo_settings, base_adapters=base, provenance=ws.provenance
-            )
+        train_sft_then_dpo(
+            self.ws,
+            samples,
+            sft,
+            dpo,
+            base=aggregator,
+            sft_settings=dataclasses.replace(AGGREGATOR_SFT, lr=self.settings.sft_lr, seed=p.seed),
+            dpo_settings=dataclasses.replace(self.settings.dpo, seed=p.seed),
+        )
         return (*aggregator, sft.name, dpo.name), len(samples)
