@@ -74,13 +74,16 @@ def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1
     return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
-def interval_columns(columns: Mapping[str, Sequence[float]], unbounded: Collection[str] = ()) -> dict:
-    """`{name: mean, "name low": .., "name high": ..}` per column (mean_interval).
+def interval_columns(
+    columns: Mapping[str, Sequence[float]], unbounded: Collection[str] = (), separator: str = " "
+) -> dict:
+    """`{name: mean, "name low": .., "name high": ..}` per column (mean_interval); `separator`
+    joins the name and "low"/"high".
 
     Columns are shares in [0, 1] unless named in `unbounded`, which lie in [0, inf) (lengths).
     """
     row = {}
     for name, values in columns.items():
         mean, low, high = mean_interval(values, (0.0, math.inf) if name in unbounded else (0.0, 1.0))
-        row |= {name: mean, f"{name} low": low, f"{name} high": high}
+        row |= {name: mean, f"{name}{separator}low": low, f"{name}{separator}high": high}
     return row

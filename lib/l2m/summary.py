@@ -6,7 +6,6 @@ Every accuracy is reported with its n and a 95% Wilson interval; mean F1 with a 
 
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -15,7 +14,7 @@ from l2m.actions import parse_action
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.wiki import LocalWiki
 from l2m.memory_metrics import RECALL_K, episode_memory_metrics
-from l2m.metrics import f1_score, mean_interval, wilson_interval
+from l2m.metrics import f1_score, interval_columns, mean_interval, wilson_interval
 
 
 def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:
@@ -50,13 +49,12 @@ def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord]
     row = {"answer_in_context": hits / len(metrics)}
     row["answer_in_context_low"], row["answer_in_context_high"] = wilson_interval(hits, len(metrics))
     means = {
-        "sf_coverage": ([m["sf_coverage"] for m in metrics], (0.0, 1.0)),
-        "context_words": ([m["context_words"] for m in metrics], (0.0, math.inf)),
-        f"recall@{k}": ([m["recall_at_k"] for m in metrics], (0.0, 1.0)),
+        "sf_coverage": [m["sf_coverage"] for m in metrics],
+        "context_words": [m["context_words"] for m in metrics],
+        f"recall@{k}": [m["recall_at_k"] for m in metrics],
     }
-    for name, (values, bounds) in means.items():
-        values = [v for v in values if v is not None]
-        row[name], row[f"{name}_low"], row[f"{name}_high"] = mean_interval(values, bounds)
+    present = {name: [v for v in values if v is not None] for name, values in means.items()}
+    row |= interval_columns(present, unbounded=("context_words",), separator="_")
     row["recall_n"] = sum(m["recall_at_k"] is not None for m in metrics)
     return row
 
