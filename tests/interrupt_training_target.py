@@ -12,9 +12,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_scorer_pretraining import FAST, WordHashingEncoder, synthetic_record  # noqa: E402
-
 from l2m.retrieval.pretrain import pretrain_scorers  # noqa: E402
+from test_scorer_pretraining import FAST, WordHashingEncoder, synthetic_record  # noqa: E402
 
 PROVENANCE = {"profile": "smoke", "seed": 0, "models": {"encoder": "word-hashing"}}
 

@@ -92,10 +92,9 @@ def test_two_step_dpo_runs_on_top_of_the_sft_adapter(sft_adapter, tmp_path):
 
 @pytest.mark.parametrize("name", ["../agent_adapter-x", "/etc", "", "..", "missing"])
 def test_aggregator_adapters_come_only_from_the_run_folder(tmp_path, name):
+    from l2m.artifacts import staged_folder
     from l2m.config import get_profile
     from l2m.workspace import Workspace
-
-    from l2m.artifacts import staged_folder
 
     with staged_folder(tmp_path / "artifacts" / "aggregator_sft-1", {"profile": "smoke"}):
         pass

@@ -27,7 +27,6 @@ from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.memory.base import EMPTY_CONTEXT, Memory, Recall
 
-
 POLICIES = ("agent", "scripted")
 
 

@@ -22,11 +22,11 @@ from l2m.retrieval.training import (
     ranked_recalls,
     train_retrieval,
 )
-from l2m.storage.reflection import ReflectionSettings, learn_hint, save_hint
 from l2m.storage.records import reflection_order, split_by_success, store_records
+from l2m.storage.reflection import ReflectionSettings, learn_hint, save_hint
+from l2m.training.sft import SFTSettings
 from l2m.utilization.expert import ProgrammaticMerge, model_merges
 from l2m.utilization.samples import MergeSample, merge_samples
-from l2m.training.sft import SFTSettings
 from l2m.utilization.training import AGGREGATOR_SFT, DPOSettings, train_dpo_aggregator, train_sft_aggregator
 
 SAMPLER = "Ours-def"

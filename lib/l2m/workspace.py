@@ -28,19 +28,19 @@ from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
 from l2m.episode import POLICIES, play_episode, scripted_searches
 from l2m.episode_log import EpisodeLog
-from l2m.summary import summary_table
 from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
 from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, train_hint, untrained_gate
 from l2m.onpolicy import OnPolicyLoop, Parameters, off_policy_parameters, settings_for
+from l2m.results import record_results, result_rows
 from l2m.retrieval.gate import ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
-from l2m.results import record_results, result_rows
 from l2m.runner import run_lockstep
 from l2m.storage.reflection import load_hint
+from l2m.summary import summary_table
 
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
 

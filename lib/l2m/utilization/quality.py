@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.metrics import interval_columns
 from l2m.memory.adaptive import word_count
+from l2m.metrics import interval_columns
 from l2m.retrieval.quality import supporting_sentences
 from l2m.utilization.expert import sentences
 from l2m.utilization.samples import MergeSample
