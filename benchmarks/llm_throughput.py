@@ -9,6 +9,9 @@ forward pass would also pay the vocabulary projection at every prompt position).
 Decode: greedy generation of exactly --new-tokens tokens per sequence (EOS ignored) against
 generation of exactly 1 token; the difference is the time of the remaining decode steps, so
 prefill cancels out. Each timing is the best of --repeats.
+Cache: the same batch of chat requests sent twice through the on-disk generation cache
+(l2m.models.cache) in a scratch folder: the first call generates and stores, the second is
+served from disk.
 The result, with the machine's CPU model and flags, is written as json under
 benchmarks/results/ and printed as a table.
 """
@@ -16,6 +19,7 @@ benchmarks/results/ and printed as a table.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +28,12 @@ import torch
 from common import RESULTS, new_report, write_report
 from l2m.config import SMOLLM2
 from l2m.data.hotpotqa import load_split
-from l2m.models.llm import TransformersChatModel
+from l2m.models.cache import CachedChatModel, GenerationCache
+from l2m.models.llm import Sampling, TransformersChatModel
+
+
+def conversations(batch: int) -> list[list[dict]]:
+    return [[{"role": "user", "content": f"Question: {r.question} Answer briefly."}] for r in load_split("train", limit=batch)]
 
 
 def prompt_batch(llm: TransformersChatModel, batch: int, tokens: int) -> torch.Tensor:
@@ -79,6 +88,22 @@ def measure(llm: TransformersChatModel, batch: int, prompt_tokens: int, new_toke
     }
 
 
+def measure_cache(llm: TransformersChatModel, batch: int, new_tokens: int) -> dict:
+    sampling = Sampling(max_new_tokens=new_tokens)
+    requests = conversations(batch)
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = GenerationCache(Path(scratch) / "cache.sqlite")
+        cached = CachedChatModel(llm, cache)
+        uncached_s = best_seconds(lambda: cached.generate(requests, sampling), 1)
+        hit_s = best_seconds(lambda: cached.generate(requests, sampling), 3)
+        cache.close()
+    return {
+        "cache_miss_s": round(uncached_s, 3),
+        "cache_hit_ms": round(1000 * hit_s, 2),
+        "cache_speedup": round(uncached_s / hit_s),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=SMOLLM2)
@@ -94,10 +119,15 @@ def main() -> None:
     for dtype in args.dtypes:
         llm = TransformersChatModel(args.model, dtype=dtype)
         for batch in args.batch_sizes:
-            row = {"dtype": dtype, **measure(llm, batch, args.prompt_tokens, args.new_tokens, args.repeats)}
+            row = {
+                "dtype": dtype,
+                **measure(llm, batch, args.prompt_tokens, args.new_tokens, args.repeats),
+                **measure_cache(llm, batch, args.new_tokens),
+            }
             report["runs"].append(row)
             print(
-                f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s",
+                f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s"
+                f"  cached batch {row['cache_hit_ms']:.1f} ms ({row['cache_speedup']}x)",
                 flush=True,
             )
         del llm

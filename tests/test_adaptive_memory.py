@@ -26,7 +26,7 @@ def score_model(init: str = "paper", dim: int = DIM) -> ScoreModel:
     return ScoreModel(MoEGate(dim, GateSettings(init=init)), EmotionScorer(dim), ImportanceScorer(dim))
 
 
-@pytest.mark.parametrize("init", ["paper", "uniform"])
+@pytest.mark.parametrize("init", ["paper", "uniform", "standard"])
 def test_gate_weights_sum_to_one_per_memory(init):
     gates = MoEGate(DIM, GateSettings(init=init))(unit_rows(1)[0], unit_rows(7, seed=1))
     assert gates.shape == (7, len(EXPERT_NAMES))
@@ -42,6 +42,15 @@ def test_uniform_gate_is_uniform_and_the_paper_init_is_a_fixed_mix():
     # N(1, 0.02) weights: nearly the same mix for every (query, memory) pair, but not 1/8 each.
     assert paper.std(0).max() < 0.05
     assert (paper.mean(0) - 1 / 8).abs().max() > 0.01
+
+
+def test_standard_init_is_pytorchs_linear_default_and_seeded():
+    gate = MoEGate(DIM, GateSettings(init="standard", seed=5))
+    bound = 1 / DIM**0.5
+    assert gate.query_in.weight.abs().max() <= bound and gate.query_in.bias.abs().max() <= bound
+    assert gate.out.weight.abs().max() <= 1 / 256**0.5
+    assert torch.equal(gate.out.weight, MoEGate(DIM, GateSettings(init="standard", seed=5)).out.weight)
+    assert not torch.equal(gate.out.weight, MoEGate(DIM, GateSettings(init="standard", seed=6)).out.weight)
 
 
 def test_ranking_from_stored_unit_keys_equals_the_full_score():

@@ -1,6 +1,6 @@
 import pytest
 
-from l2m.metrics import exact_match, f1_score, normalize_answer, wilson_interval
+from l2m.metrics import exact_match, f1_score, normalize_answer, paired_difference, wilson_interval
 
 
 def test_normalisation_is_squad():
@@ -42,3 +42,32 @@ def test_mean_interval_of_nothing_is_nan_and_bounds_clip():
     assert mean_interval([5.0], bounds=(0.0, math.inf)) == (5.0, 0.0, math.inf)
     mean, low, high = mean_interval([0.0, 1.0, 1.0, 1.0])
     assert mean == 0.75 and low > 0.0 and high == 1.0
+
+
+def test_paired_difference_is_exact_for_constant_differences_and_seeded():
+    assert paired_difference([1, 1, 1], [0, 0, 0]) == (1.0, 1.0, 1.0)
+    assert paired_difference([1], [0]) == (1.0, -1.0, 1.0)  # one pair says nothing about the spread
+    assert paired_difference([0, 1, 0], [0, 1, 0]) == (0.0, 0.0, 0.0)
+    a, b = [1, 0, 1, 1, 0, 1, 0, 1], [0, 0, 1, 0, 0, 1, 1, 0]
+    diff, low, high = paired_difference(a, b, seed=3)
+    assert diff == pytest.approx(0.25) and low < 0.25 < high
+    assert paired_difference(a, b, seed=3) == (diff, low, high)
+    with pytest.raises(ValueError, match="equal"):
+        paired_difference([1, 0], [1])
+
+
+def test_differences_from_a_reference_say_when_they_are_inside_the_noise():
+    from l2m.summary import differences_from
+
+    def episodes(rewards):
+        return [{"question_id": f"q{i}", "reward": r, "answer": "", "gold_answer": "x"} for i, r in enumerate(rewards)]
+
+    runs = {
+        ("hard", "base"): episodes([0] * 40),
+        ("hard", "always"): episodes([1] * 40),
+        ("hard", "one more"): episodes([1] + [0] * 39),
+    }
+    table = differences_from(runs, "base")
+    assert list(table.index) == [("hard", "always"), ("hard", "one more")]
+    assert table.loc[("hard", "always"), "em_diff"] == 1.0 and not table.loc[("hard", "always"), "inside_noise"]
+    assert table.loc[("hard", "one more"), "n"] == 40 and table.loc[("hard", "one more"), "inside_noise"]

@@ -8,6 +8,8 @@ import string
 from collections import Counter
 from typing import Collection, Mapping, Sequence
 
+import numpy as np
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -87,3 +89,30 @@ def interval_columns(
         mean, low, high = mean_interval(values, (0.0, math.inf) if name in unbounded else (0.0, 1.0))
         row |= {name: mean, f"{name}{separator}low": low, f"{name}{separator}high": high}
     return row
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    bounds: tuple[float, float] = (-1.0, 1.0),
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean of a - b, low, high): a 95% percentile-bootstrap interval of the mean paired difference.
+
+    `a` and `b` are one value per item for two methods on the same items (e.g. per-question EM);
+    pairing removes the between-question spread that two separate intervals would carry. The
+    resampling is seeded, so the interval is reproducible. With a single pair nothing is known
+    about the spread and the interval is the whole of `bounds` (a difference of shares lies in
+    [-1, 1]); with a handful of pairs the bootstrap is optimistic, so read n beside it.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired values need two equal, non-empty lists; got {len(a)} and {len(b)}")
+    diffs = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(diffs) < 2:
+        return float(diffs.mean()), *bounds
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return float(diffs.mean()), float(low), float(high)

@@ -55,8 +55,9 @@ def gate_key(ws, settings: RetrievalTrainSettings, gate: GateSettings) -> str:
     return content_key(payload)
 
 
-def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
-    """The retrieval artifact: pairs from the successful trajectories, the gate trained on them.
+def train_gate(ws, settings: RetrievalTrainSettings, gate_settings: GateSettings | None = None) -> Path:
+    """The retrieval artifact: pairs from the successful trajectories, the gate trained on them,
+    starting from a gate initialised by `gate_settings` (default: the paper's, seeded by the profile).
 
     With no successful trajectory there is nothing to learn from: the untrained gate is saved,
     with `"successes": 0` in its config.json, and a warning says so.
@@ -65,13 +66,13 @@ def train_gate(ws, settings: RetrievalTrainSettings) -> Path:
     training history and the pair counts); an artifact with the same key is reused. With
     `settings.trained == "all"` the scorers are trained too and saved with the gate.
     """
-    gate_settings = GateSettings(seed=ws.profile.seed)
+    gate_settings = gate_settings or GateSettings(seed=ws.profile.seed)
     target = ws.run_dir / "artifacts" / f"gate-{gate_key(ws, settings, gate_settings)}"
     if (target / "config.json").is_file():
         return target
     episodes = sample_trajectories(ws)
     recalls = ranked_recalls(episodes, ws.profile.success_criterion)
-    model = ws.score_model()
+    model = ws.score_model(init=gate_settings)
     if recalls:
         history = train_retrieval(model, pair_batch(recalls, ws.encoder, settings), settings)
     else:
@@ -117,9 +118,10 @@ def load_gate_into(model: ScoreModel, folder: Path) -> ScoreModel:
     return model.eval()
 
 
-def untrained_gate(dim: int, seed: int) -> MoEGate:
-    """Ours-def's gate: the paper's N(1, 0.02) initialisation, seeded by the profile."""
-    return MoEGate(dim, GateSettings(seed=seed))
+def untrained_gate(dim: int, seed: int, settings: GateSettings | None = None) -> MoEGate:
+    """Ours-def's gate: the paper's N(1, 0.02) initialisation seeded by the profile, unless
+    `settings` says otherwise."""
+    return MoEGate(dim, settings or GateSettings(seed=seed))
 
 
 def expert_merges(ws, samples: list[MergeSample]) -> list[str]:

@@ -14,7 +14,7 @@ from l2m.actions import parse_action
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.wiki import LocalWiki
 from l2m.memory_metrics import RECALL_K, episode_memory_metrics
-from l2m.metrics import f1_score, interval_columns, mean_interval, wilson_interval
+from l2m.metrics import f1_score, interval_columns, mean_interval, paired_difference, wilson_interval
 
 
 def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int]:
@@ -107,3 +107,34 @@ def summary_table(
     """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
     rows = [dict(zip(index, key)) | summarize(episodes, wiki, records) for key, episodes in runs.items()]
     return pd.DataFrame(rows).set_index(list(index))
+
+
+def per_question(episode: dict, metric: str) -> float:
+    """One episode's value of `metric`: "em" (the reward) or "f1"."""
+    if metric == "em":
+        return float(episode["reward"] >= 1.0)
+    if metric == "f1":
+        return f1_score(episode["answer"] or "", episode["gold_answer"])
+    raise ValueError(f"unknown per-question metric {metric!r}; choose em or f1")
+
+
+def differences_from(
+    runs: Mapping[tuple[str, str], Sequence[dict]], reference: str, metric: str = "em", seed: int = 0
+) -> pd.DataFrame:
+    """Each method against `reference` on the same questions of each level: the paired difference
+    of `metric` with its 95% bootstrap interval, and whether that interval holds 0 (inside the
+    noise). `runs` maps (level, method) to episodes, as Workspace.level_runs gives them."""
+    columns = ["level", "method", "n", f"{metric}_diff", "low", "high", "inside_noise"]
+    rows = []
+    for (level, method), episodes in runs.items():
+        if method == reference or (level, reference) not in runs:
+            continue
+        theirs = {e["question_id"]: per_question(e, metric) for e in runs[(level, reference)]}
+        ours = {e["question_id"]: per_question(e, metric) for e in episodes}
+        shared = sorted(ours.keys() & theirs.keys())
+        diff, low, high = paired_difference([ours[q] for q in shared], [theirs[q] for q in shared], seed=seed)
+        rows.append(
+            {"level": level, "method": method, "n": len(shared), f"{metric}_diff": diff,
+             "low": low, "high": high, "inside_noise": low <= 0.0 <= high}
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).set_index(["level", "method"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -32,10 +32,17 @@ from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
-from l2m.offpolicy import load_gate_into, train_aggregator, train_gate, train_hint, untrained_gate
+from l2m.offpolicy import (
+    load_gate_into,
+    reflection_settings,
+    train_aggregator,
+    train_gate,
+    train_hint,
+    untrained_gate,
+)
 from l2m.onpolicy import OnPolicyLoop, Parameters, off_policy_parameters, settings_for
 from l2m.results import record_results, result_rows
-from l2m.retrieval.gate import ScoreModel
+from l2m.retrieval.gate import GateSettings, ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
 from l2m.runner import run_lockstep
@@ -87,6 +94,8 @@ class Workspace:
         self.run_dir = Path(self.run_dir) if self.run_dir else self.profile.run_dir
         self._aggregators: dict[tuple[str, ...], ChatModel] = {}
         self._ranking_models: dict[Path | None, ScoreModel] = {}
+        # Ablation artifacts by their changed settings, resolved once (methods ask per episode).
+        self._ablations: dict[tuple, Path | str] = {}
 
     @cached_property
     def splits(self) -> dict[str, list[HotpotRecord]]:
@@ -203,10 +212,11 @@ class Workspace:
         )
         return self.checked(folder)
 
-    def score_model(self, gate: Path | None = None) -> ScoreModel:
-        """Pretrained scorers with the untrained gate of Ours-def, or the gate saved in `gate`."""
+    def score_model(self, gate: Path | None = None, init: GateSettings | None = None) -> ScoreModel:
+        """Pretrained scorers with the untrained gate of Ours-def (or one initialised by `init`),
+        or the gate saved in `gate`."""
         emotion, importance = load_scorers(self.scorers_folder)
-        model = ScoreModel(untrained_gate(self.encoder.dim, self.profile.seed), emotion, importance)
+        model = ScoreModel(untrained_gate(self.encoder.dim, self.profile.seed, init), emotion, importance)
         return load_gate_into(model, gate) if gate else model.eval()
 
     def adaptive_memory(
@@ -263,13 +273,31 @@ class Workspace:
     @cached_property
     def trained_gate(self) -> Path:
         """The off-policy retrieval artifact of Ours-R (samples and trains on first use)."""
-        settings = RetrievalTrainSettings(epochs=self.profile.retrieval_epochs, seed=self.profile.seed)
-        return self.checked(train_gate(self, settings))
+        return self.gate_trained_with()
+
+    def gate_trained_with(self, init: str = "paper", **training) -> Path:
+        """The off-policy retrieval artifact for a gate initialised by `init` and trained with the
+        profile's settings changed by `training` (RetrievalTrainSettings fields): the ablations."""
+        key = ("gate", init, *sorted(training.items()))
+        if key not in self._ablations:
+            p = self.profile
+            settings = replace(RetrievalTrainSettings(epochs=p.retrieval_epochs, seed=p.seed), **training)
+            self._ablations[key] = self.checked(train_gate(self, settings, GateSettings(init=init, seed=p.seed)))
+        return self._ablations[key]
 
     @cached_property
     def trained_hint(self) -> Path:
         """The off-policy storage artifact of Ours-S (samples, reflects and consolidates on first use)."""
         return self.checked(train_hint(self))
+
+    def hint_learned_with(self, **reflection) -> str:
+        """The hint learned off-policy with the profile's reflection settings changed by
+        `reflection` (ReflectionSettings fields): the ablations."""
+        key = ("hint", *sorted(reflection.items()))
+        if key not in self._ablations:
+            settings = replace(reflection_settings(self), **reflection)
+            self._ablations[key] = load_hint(self.checked(train_hint(self, settings))).hint
+        return self._ablations[key]
 
     @cached_property
     def learned_hint(self) -> str:

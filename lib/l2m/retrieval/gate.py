@@ -9,10 +9,13 @@ authors' "trainable" mode. PAPER §2.3 infers that this gate is close to uniform
 not: the rows of W_o sum to 256 +- 0.3, so the eight logits differ by a few tenths and the
 untrained weights are a fixed, seed-dependent mix (0.10 to 0.15 per expert with MiniLM at seed 0,
 against 0.125), nearly constant across queries. "uniform" (W_o and b_o zero) starts from exactly 1/8 each.
+"standard" is PyTorch's default for a linear layer (weights U(+-1/sqrt(fan_in)) by Kaiming's rule
+with a = sqrt(5), biases likewise), seeded: the ablation of the paper's initialisation.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -21,7 +24,7 @@ from torch import nn
 
 from l2m.retrieval.experts import EXPERT_NAMES, EmotionScorer, ImportanceScorer, MemoryKeys, expert_matrix, memory_keys
 
-GATE_INITS = ("paper", "uniform")
+GATE_INITS = ("paper", "uniform", "standard")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,13 @@ class GateSettings:
         return asdict(self)
 
 
+def _standard_init(layer: nn.Linear, generator: torch.Generator) -> None:
+    """nn.Linear's own initialisation, drawn from `generator`."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(layer.in_features)
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
 class MoEGate(nn.Module):
     def __init__(self, dim: int, settings: GateSettings = GateSettings()):
         super().__init__()
@@ -45,8 +55,11 @@ class MoEGate(nn.Module):
         self.out = nn.Linear(settings.hidden, len(EXPERT_NAMES))
         generator = torch.Generator().manual_seed(settings.seed)
         for layer in (self.query_in, self.memory_in, self.out):
-            nn.init.normal_(layer.weight, 1.0, 0.02, generator=generator)
-            nn.init.normal_(layer.bias, 0.0, 0.02, generator=generator)
+            if settings.init == "standard":
+                _standard_init(layer, generator)
+            else:
+                nn.init.normal_(layer.weight, 1.0, 0.02, generator=generator)
+                nn.init.normal_(layer.bias, 0.0, 0.02, generator=generator)
         if settings.init == "uniform":
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
