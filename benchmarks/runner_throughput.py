@@ -33,12 +33,14 @@ from l2m.models.llm import TransformersChatModel
 from l2m.workspace import Workspace
 
 
-def play(
-    profile, method: str, questions: int, *, live: int, batch: int, dtype: str, adapter
-) -> tuple[float, list[dict]]:
+def play(profile, method: str, questions: int, *, live: int, batch: int, dtype: str) -> tuple[float, list[dict]]:
+    """`questions` test_easy episodes of `method` in a scratch folder (no generation cache), with the
+    profile's trained agent adapter and pretrained scorers; (seconds, episodes)."""
+    trained = Workspace(profile)
     with tempfile.TemporaryDirectory() as scratch:
         ws = Workspace(profile.replace(live_episodes=live, llm_batch_size=batch, dtype=dtype), run_dir=Path(scratch))
-        ws.agent_adapter = adapter  # the profile's trained adapter, not a new one in the scratch folder
+        adapter = ws.agent_adapter = trained.agent_adapter
+        ws.scorers_folder = trained.scorers_folder
         ws.llm = TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch)
         ws.agent_llm = (
             TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch, adapters=[adapter]) if adapter else ws.llm
@@ -74,11 +76,10 @@ def main() -> None:
     args = parser.parse_args()
 
     profile = get_profile(args.profile)
-    adapter = Workspace(profile).agent_adapter
     report = new_report("runner_throughput", args, profile=profile.name)
-    batched = dict(live=args.questions, batch=profile.llm_batch_size, adapter=adapter)
+    batched = dict(live=args.questions, batch=profile.llm_batch_size)
     for method in args.methods:
-        one_s, one = play(profile, method, args.questions, live=1, batch=1, dtype=args.reference_dtype, adapter=adapter)
+        one_s, one = play(profile, method, args.questions, live=1, batch=1, dtype=args.reference_dtype)
         same_s, same = play(profile, method, args.questions, dtype=args.reference_dtype, **batched)
         fast_s, fast = play(profile, method, args.questions, dtype=args.dtype, **batched)
         row = {

@@ -87,6 +87,34 @@ def test_real_small_llm_generates_and_caches(tmp_path):
 
 
 @pytest.mark.model
+def test_greedy_fast_path_gives_generates_tokens():
+    """The greedy loop that drops ended sequences (and the in-place key-value cache) against
+    transformers' own generate() with its default cache, on prompts of different lengths whose
+    answers end at different steps (fp32)."""
+    import torch
+
+    llm = TransformersChatModel(SMOLLM2, dtype="float32")
+    questions = [
+        "Say hi.",
+        "What is the capital of France? Answer with one word.",
+        "Write a long story about a dragon who learns to cook.",
+        "Name a colour.",
+        "Explain in detail how a steam engine works, step by step.",
+        "Is water wet? Answer yes or no.",
+    ]
+    prompts = [llm.prompt_ids([{"role": "user", "content": q}]) for q in questions]
+    batch = llm.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
+    with torch.inference_mode():
+        reference = llm.model.generate(**batch, max_new_tokens=40, do_sample=False, pad_token_id=llm.tokenizer.pad_token_id)
+        fast = llm._greedy(batch, 40)
+    eos = llm.model.generation_config.eos_token_id
+    expected = [ids[: ids.index(eos) + 1] if eos in ids else ids for ids in reference[:, batch["input_ids"].shape[1] :].tolist()]
+    assert fast == expected
+    assert len({len(ids) for ids in fast}) > 1  # the sequences ended at different steps
+    assert llm._greedy_is_plain
+
+
+@pytest.mark.model
 def test_lora_adapter_is_stacked(tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model

@@ -19,14 +19,17 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import httpx
 import torch
+from transformers import GenerationConfig
 
 from l2m.artifacts import staged_folder
 from l2m.models.device import DeviceChoice, choose_device
+from l2m.models.kv_cache import GrowingCache
 from l2m.models.registry import ResolvedModel, resolve_model
 
 Messages = list[dict[str, str]]
@@ -108,6 +111,24 @@ def _convert_gguf(resolved: ResolvedModel) -> Path:
     return target
 
 
+# Generation-config fields that make transformers' generate() alter the logits even when greedy.
+LOGIT_CHANGING_SETTINGS = (
+    "repetition_penalty",
+    "encoder_repetition_penalty",
+    "no_repeat_ngram_size",
+    "bad_words_ids",
+    "sequence_bias",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "min_length",
+    "min_new_tokens",
+    "exponential_decay_length_penalty",
+    "renormalize_logits",
+)
+
+
 class TransformersChatModel:
     def __init__(
         self,
@@ -166,22 +187,12 @@ class TransformersChatModel:
     @torch.inference_mode()
     def _generate_batch(self, prompts: list[list[int]], sampling: Sampling) -> list[Generation]:
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.choice.device)
-        options = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if not sampling.greedy:
-            torch.manual_seed(sampling.seed)
-            options = dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
-        if sampling.constraint:
-            options["logits_processor"] = [self._constraint_processor(sampling.constraint)]
         start = time.perf_counter()
-        output = self.model.generate(
-            **batch,
-            max_new_tokens=sampling.max_new_tokens,
-            pad_token_id=self.tokenizer.pad_token_id,
-            **options,
-        )
+        if sampling.greedy and not sampling.constraint and self._greedy_is_plain:
+            generated = self._greedy(batch, sampling.max_new_tokens)
+        else:
+            generated = self._generate(batch, sampling)
         seconds = (time.perf_counter() - start) / len(prompts)
-        eos = self.model.generation_config.eos_token_id
-        generated = [_until_eos(ids, eos) for ids in output[:, batch["input_ids"].shape[1] :].tolist()]
         return [
             Generation(
                 text=self.tokenizer.decode(ids, skip_special_tokens=True),
@@ -191,6 +202,71 @@ class TransformersChatModel:
             )
             for prompt, ids in zip(prompts, generated)
         ]
+
+    def _generate(self, batch, sampling: Sampling) -> list[list[int]]:
+        """transformers' generate: sampling, constrained decoding, and models whose generation
+        config changes greedy decoding."""
+        options = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if not sampling.greedy:
+            torch.manual_seed(sampling.seed)
+            options = dict(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
+        if sampling.constraint:
+            options["logits_processor"] = [self._constraint_processor(sampling.constraint)]
+        output = self.model.generate(
+            **batch,
+            max_new_tokens=sampling.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            past_key_values=GrowingCache(),
+            **options,
+        )
+        eos = self.model.generation_config.eos_token_id
+        return [_until_eos(ids, eos) for ids in output[:, batch["input_ids"].shape[1] :].tolist()]
+
+    @cached_property
+    def _greedy_is_plain(self) -> bool:
+        """Whether greedy decoding is a plain argmax: no generation-config setting (a repetition
+        penalty, banned words...) would make generate() change the logits."""
+        config, default = self.model.generation_config, GenerationConfig()
+        return all(getattr(config, name, None) == getattr(default, name) for name in LOGIT_CHANGING_SETTINGS)
+
+    def _greedy(self, batch, max_new_tokens: int) -> list[list[int]]:
+        """Greedy decoding that takes each sequence out of the batch once it has ended.
+
+        generate() keeps finished sequences in the batch, padding them until the longest ends; a
+        merge of 60 tokens beside one of 128 then costs 128 steps. Here a step runs only the
+        sequences still going. The tokens are generate()'s: the same forward pass, positions
+        counted from the attention mask as generate() counts them, argmax (tests/test_models.py).
+        """
+        eos = self.model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos])
+        mask = batch["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = GrowingCache()
+        logits = self.model(
+            input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, past_key_values=cache, logits_to_keep=1
+        ).logits
+        active = list(range(len(mask)))
+        generated: list[list[int]] = [[] for _ in active]
+        for step in range(max_new_tokens):
+            tokens = logits[:, -1].argmax(-1)
+            going = []
+            for row, token in enumerate(tokens.tolist()):
+                generated[active[row]].append(token)
+                if token not in stops:
+                    going.append(row)
+            if not going or step == max_new_tokens - 1:
+                break
+            if len(going) < len(active):
+                rows = torch.tensor(going, device=mask.device)
+                cache.batch_select_indices(rows)
+                mask, positions, tokens = mask[rows], positions[rows], tokens[rows]
+                active = [active[row] for row in going]
+            mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
+            positions = positions[:, -1:] + 1
+            logits = self.model(
+                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache
+            ).logits
+        return generated
 
 
 def _until_eos(ids: list[int], eos: int | list[int] | None) -> list[int]:
