@@ -9,6 +9,10 @@ forward pass would also pay the vocabulary projection at every prompt position).
 Decode: greedy generation of exactly --new-tokens tokens per sequence (EOS ignored) against
 generation of exactly 1 token; the difference is the time of the remaining decode steps, so
 prefill cancels out. Each timing is the best of --repeats.
+Engine: the same batch of chat requests of different lengths answered greedily with up to
+--engine-tokens new tokens, by transformers' generate() with its default cache (before) and by
+the engine's greedy loop (l2m.models.llm: cache written in place, ended sequences leave the
+batch; after), with whether the tokens are identical.
 Cache: the same batch of chat requests sent twice through the on-disk generation cache
 (l2m.models.cache) in a scratch folder: the first call generates and stores, the second is
 served from disk.
@@ -32,8 +36,15 @@ from l2m.models.cache import CachedChatModel, GenerationCache
 from l2m.models.llm import Sampling, TransformersChatModel
 
 
-def conversations(batch: int) -> list[list[dict]]:
-    return [[{"role": "user", "content": f"Question: {r.question} Answer briefly."}] for r in load_split("train", limit=batch)]
+def conversations(batch: int, words: int = 0) -> list[list[dict]]:
+    """Chat requests on HotpotQA questions; with `words`, the k-th also quotes (k + 1) * `words` words of
+    its paragraphs and asks for a summary (requests of different lengths, answers of different lengths)."""
+    requests = []
+    for k, r in enumerate(load_split("train", limit=batch)):
+        text = " ".join(" ".join(sentences) for _, sentences in r.context).split()[: (k + 1) * words]
+        ask = f"Summarize: {' '.join(text)}" if words else "Answer briefly."
+        requests.append([{"role": "user", "content": f"Question: {r.question} {ask}"}])
+    return requests
 
 
 def prompt_batch(llm: TransformersChatModel, batch: int, tokens: int) -> torch.Tensor:
@@ -88,6 +99,29 @@ def measure(llm: TransformersChatModel, batch: int, prompt_tokens: int, new_toke
     }
 
 
+def measure_engine(llm: TransformersChatModel, batch: int, new_tokens: int) -> dict:
+    prompts = [llm.prompt_ids(c) for c in conversations(batch, words=60)]
+    padded = llm.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(llm.choice.device)
+    eos = llm.model.generation_config.eos_token_id
+    with torch.inference_mode():
+        start = time.perf_counter()
+        output = llm.model.generate(
+            **padded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=llm.tokenizer.pad_token_id
+        )
+        generate_s = time.perf_counter() - start
+        start = time.perf_counter()
+        fast = llm._greedy(padded, new_tokens)
+        engine_s = time.perf_counter() - start
+    reference = [ids[: ids.index(eos) + 1] if eos in ids else ids for ids in output[:, padded["input_ids"].shape[1] :].tolist()]
+    return {
+        "generate_s": round(generate_s, 2),
+        "engine_s": round(engine_s, 2),
+        "engine_speedup": round(generate_s / engine_s, 2),
+        "engine_identical": fast == reference,
+        "engine_new_tokens": [len(ids) for ids in fast],
+    }
+
+
 def measure_cache(llm: TransformersChatModel, batch: int, new_tokens: int) -> dict:
     sampling = Sampling(max_new_tokens=new_tokens)
     requests = conversations(batch)
@@ -112,6 +146,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=700)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--engine-tokens", type=int, default=128)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -123,11 +158,13 @@ def main() -> None:
                 "dtype": dtype,
                 **measure(llm, batch, args.prompt_tokens, args.new_tokens, args.repeats),
                 **measure_cache(llm, batch, args.new_tokens),
+                **measure_engine(llm, batch, args.engine_tokens),
             }
             report["runs"].append(row)
             print(
                 f"{dtype:9s} batch {batch:3d}: {row['prompt_tokens_per_s']:8.1f} prompt tok/s  {row['generated_tokens_per_s']:7.1f} generated tok/s"
-                f"  cached batch {row['cache_hit_ms']:.1f} ms ({row['cache_speedup']}x)",
+                f"  cached batch {row['cache_hit_ms']:.1f} ms ({row['cache_speedup']}x)"
+                f"  engine {row['engine_speedup']}x over generate() (identical: {row['engine_identical']})",
                 flush=True,
             )
         del llm
