@@ -33,7 +33,7 @@ from common import RESULTS, new_report, write_report
 from l2m.config import SMOLLM2
 from l2m.data.hotpotqa import load_split
 from l2m.models.cache import CachedChatModel, GenerationCache
-from l2m.models.llm import Sampling, TransformersChatModel
+from l2m.models.llm import Sampling, TransformersChatModel, until_eos
 
 
 def conversations(batch: int, words: int = 0) -> list[list[dict]]:
@@ -112,7 +112,7 @@ def measure_engine(llm: TransformersChatModel, batch: int, new_tokens: int) -> d
         start = time.perf_counter()
         fast = llm._greedy(padded, new_tokens)
         engine_s = time.perf_counter() - start
-    reference = [ids[: ids.index(eos) + 1] if eos in ids else ids for ids in output[:, padded["input_ids"].shape[1] :].tolist()]
+    reference = [until_eos(ids, eos) for ids in output[:, padded["input_ids"].shape[1] :].tolist()]
     return {
         "generate_s": round(generate_s, 2),
         "engine_s": round(engine_s, 2),

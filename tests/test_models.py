@@ -14,7 +14,7 @@ from l2m.models import (
     resolve_model,
 )
 from l2m.models.device import choose_device
-from l2m.models.llm import EndpointError, OpenAIChatModel, TransformersChatModel
+from l2m.models.llm import EndpointError, OpenAIChatModel, TransformersChatModel, until_eos
 
 
 def test_unknown_model_fails_with_ways_to_provide_it():
@@ -108,7 +108,7 @@ def test_greedy_fast_path_gives_generates_tokens():
         reference = llm.model.generate(**batch, max_new_tokens=40, do_sample=False, pad_token_id=llm.tokenizer.pad_token_id)
         fast = llm._greedy(batch, 40)
     eos = llm.model.generation_config.eos_token_id
-    expected = [ids[: ids.index(eos) + 1] if eos in ids else ids for ids in reference[:, batch["input_ids"].shape[1] :].tolist()]
+    expected = [until_eos(ids, eos) for ids in reference[:, batch["input_ids"].shape[1] :].tolist()]
     assert fast == expected
     assert len({len(ids) for ids in fast}) > 1  # the sequences ended at different steps
     assert llm._greedy_is_plain

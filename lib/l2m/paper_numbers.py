@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-PAPER_LLMS = ("GPT-4o-mini", "Qwen-2.5", "Llama-3.1")
-PAPER_TEST_SIZES = {"easy": 107, "medium": 109, "hard": 113}
-
 TABLE1_METHODS = (
     "ActOnly", "CoTOnly", "FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory",
     "Ours-def", "Ours-off", "Ours-on",

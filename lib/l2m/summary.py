@@ -59,6 +59,15 @@ def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord]
     return row
 
 
+def per_question(episode: dict, metric: str) -> float:
+    """One episode's value of `metric`: "em" (the reward) or "f1"."""
+    if metric == "em":
+        return float(episode["reward"] >= 1.0)
+    if metric == "f1":
+        return f1_score(episode["answer"] or "", episode["gold_answer"])
+    raise ValueError(f"unknown per-question metric {metric!r}; choose em or f1")
+
+
 def summarize(
     episodes: Sequence[dict], wiki: LocalWiki | None = None, records: Mapping[str, HotpotRecord] | None = None
 ) -> dict:
@@ -66,9 +75,9 @@ def summarize(
     if not episodes:
         raise ValueError("no episodes to summarise")
     n = len(episodes)
-    correct = sum(e["reward"] >= 1.0 for e in episodes)
+    correct = int(sum(per_question(e, "em") for e in episodes))
     em_low, em_high = wilson_interval(correct, n)
-    f1, f1_low, f1_high = mean_interval([f1_score(e["answer"] or "", e["gold_answer"]) for e in episodes])
+    f1, f1_low, f1_high = mean_interval([per_question(e, "f1") for e in episodes])
     totals = {k: 0 for k in ("acts", "well_formed", "searches", "gold_searches")}
     for e in episodes:
         for k, v in action_counts(e, wiki).items():
@@ -107,15 +116,6 @@ def summary_table(
     """One summary row per run; `runs` maps a key tuple (named by `index`) to its episodes."""
     rows = [dict(zip(index, key)) | summarize(episodes, wiki, records) for key, episodes in runs.items()]
     return pd.DataFrame(rows).set_index(list(index))
-
-
-def per_question(episode: dict, metric: str) -> float:
-    """One episode's value of `metric`: "em" (the reward) or "f1"."""
-    if metric == "em":
-        return float(episode["reward"] >= 1.0)
-    if metric == "f1":
-        return f1_score(episode["answer"] or "", episode["gold_answer"])
-    raise ValueError(f"unknown per-question metric {metric!r}; choose em or f1")
 
 
 def differences_from(

@@ -3,7 +3,8 @@
 transformers' DynamicCache appends each decode step's keys and values with `torch.cat`, which
 copies the whole cache of every layer at every step. On a 2-core CPU that copy was a third of a
 bf16 decode step of SmolLM2 at batch 16 (prompts of 400 tokens) and three quarters of an fp32
-one (benchmarks/llm_throughput.py; l2m.models.llm uses this cache for every local generation).
+one (measured with torch.profiler; l2m.models.llm uses this cache for every local generation, and
+benchmarks/llm_throughput.py times the engine against generate()).
 `GrowingCache` keeps each layer's keys and values in a buffer with room for `headroom` more
 positions, writes new positions in place, and hands attention a view of the filled part; when the
 room runs out the buffer is reallocated with twice the room. Same values, same attention: greedy

@@ -220,7 +220,7 @@ class TransformersChatModel:
             **options,
         )
         eos = self.model.generation_config.eos_token_id
-        return [_until_eos(ids, eos) for ids in output[:, batch["input_ids"].shape[1] :].tolist()]
+        return [until_eos(ids, eos) for ids in output[:, batch["input_ids"].shape[1] :].tolist()]
 
     @cached_property
     def _greedy_is_plain(self) -> bool:
@@ -237,8 +237,7 @@ class TransformersChatModel:
         sequences still going. The tokens are generate()'s: the same forward pass, positions
         counted from the attention mask as generate() counts them, argmax (tests/test_models.py).
         """
-        eos = self.model.generation_config.eos_token_id
-        stops = set(eos if isinstance(eos, list) else [eos])
+        stops = stop_ids(self.model.generation_config.eos_token_id)
         mask = batch["attention_mask"]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = GrowingCache()
@@ -269,9 +268,14 @@ class TransformersChatModel:
         return generated
 
 
-def _until_eos(ids: list[int], eos: int | list[int] | None) -> list[int]:
+def stop_ids(eos: int | list[int] | None) -> set[int | None]:
+    """A generation config's end-of-sequence id (or ids) as a set."""
+    return set(eos if isinstance(eos, list) else [eos])
+
+
+def until_eos(ids: list[int], eos: int | list[int] | None) -> list[int]:
     """The generated ids up to and including the first end-of-sequence token."""
-    stops = set(eos if isinstance(eos, list) else [eos])
+    stops = stop_ids(eos)
     for k, token in enumerate(ids):
         if token in stops:
             return ids[: k + 1]
