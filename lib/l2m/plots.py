@@ -42,7 +42,7 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
 
 def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
     """EM with 95% Wilson intervals per method, one panel per level; `table` indexed by (level, method)."""
-    fig = fig_metrics_by_level(table, {"em": "exact match (95% CI)"})
+    fig = fig_metrics_by_level(table, {"em": "exact match"})
     fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
     return fig
