@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from l2m.metrics import exact_match, f1_score, normalize_answer, paired_difference, wilson_interval
@@ -71,3 +72,19 @@ def test_differences_from_a_reference_say_when_they_are_inside_the_noise():
     assert list(table.index) == [("hard", "always"), ("hard", "one more")]
     assert table.loc[("hard", "always"), "em_diff"] == 1.0 and not table.loc[("hard", "always"), "inside_noise"]
     assert table.loc[("hard", "one more"), "n"] == 40 and table.loc[("hard", "one more"), "inside_noise"]
+
+
+def test_seed_spread_hand_computed_and_zero_for_identical_seeds():
+    from l2m.summary import seed_spread
+
+    index = pd.MultiIndex.from_tuples([("hard", "Ours-def"), ("hard", "FUMemory")], names=["level", "method"])
+
+    def table(ours, fu):
+        return pd.DataFrame({"n": [32, 32], "em": [ours, fu]}, index=index)
+
+    spread = seed_spread({2: table(0.25, 0.1), 0: table(0.0, 0.1), 1: table(0.5, 0.1)})
+    assert list(spread.columns[:3]) == ["em seed 0", "em seed 1", "em seed 2"]
+    ours = spread.loc[("hard", "Ours-def")]
+    assert ours["em_mean"] == pytest.approx(0.25) and ours["em_sd"] == pytest.approx(0.25)
+    assert (ours["em_min"], ours["em_max"], ours["seeds"], ours["n"]) == (0.0, 0.5, 3, 32)
+    assert spread.loc[("hard", "FUMemory"), "em_sd"] == pytest.approx(0.0, abs=1e-12)

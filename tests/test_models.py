@@ -13,6 +13,7 @@ from l2m.models import (
     Sampling,
     resolve_model,
 )
+from l2m.models.cache import generation_key
 from l2m.models.device import choose_device
 from l2m.models.llm import EndpointError, OpenAIChatModel, TransformersChatModel, until_eos
 
@@ -51,6 +52,13 @@ def test_second_identical_generation_is_served_from_cache(tmp_path):
     # Other sampling settings are another key.
     model.generate(convs[:1], Sampling(16))
     assert inner.calls == 3 and len(cache) == 3
+
+
+def test_greedy_keys_ignore_the_seed_and_sampled_keys_do_not():
+    conv = [{"role": "user", "content": "hi"}]
+    assert generation_key("m", conv, Sampling(8, seed=3)) == generation_key("m", conv, Sampling(8, seed=0))
+    sampled = [generation_key("m", conv, Sampling(8, temperature=0.7, seed=s)) for s in (0, 3)]
+    assert sampled[0] != sampled[1]
 
 
 def test_duplicates_in_a_batch_are_generated_once(tmp_path):

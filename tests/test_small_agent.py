@@ -118,6 +118,12 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
     assert other.key(SMOLLM2, 1024, ["train1"], []) != settings.key(SMOLLM2, 1024, ["train1"], [])
 
 
+def test_the_adapter_follows_agent_seed_not_the_seed_of_a_study():
+    cpu = get_profile("cpu")
+    assert AgentAdapterSettings.for_profile(cpu.replace(seed=2)) == AgentAdapterSettings.for_profile(cpu)
+    assert AgentAdapterSettings.for_profile(cpu.replace(agent_seed=2)).sft.seed == 2
+
+
 def episode(answer, reward, context):
     return {"answer": answer, "gold_answer": "New York City", "reward": reward, "step_records": [{"context": context}]}
 

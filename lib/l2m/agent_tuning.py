@@ -143,6 +143,11 @@ class AgentAdapterSettings:
             questions=questions, reading_questions=reading_questions, sft=dataclasses.replace(cls.sft, seed=seed)
         )
 
+    @classmethod
+    def for_profile(cls, profile) -> "AgentAdapterSettings":
+        """The profile's adapter: its question counts, seeded by `agent_seed` (not `seed`)."""
+        return cls.default(profile.agent_adapter_questions, profile.agent_reading_questions, seed=profile.agent_seed)
+
     def key(self, llm: str, word_limit: int, question_ids: list[str], reading_ids: list[str]) -> str:
         payload = {
             "llm": llm,

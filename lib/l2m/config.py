@@ -64,6 +64,10 @@ class Profile:
     agent_adapter_questions: int = 0
     # Further training-pool questions that add only the final, answer-naming THINK example.
     agent_reading_questions: int = 0
+    # Seed of the agent adapter's training, apart from `seed`: a seed study varies the memories
+    # and their training while every method keeps the same reader (the paper's agent is a fixed
+    # pretrained model; retraining the adapter takes about an hour at the cpu profile).
+    agent_seed: int = 0
     # New tokens per merge of the adaptive memory's sequential aggregation (the code: 512).
     merge_max_tokens: int = 512
     # Training-pool questions the off-policy stages sample Ours-def trajectories on (paper: 4000;

@@ -97,6 +97,29 @@ def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int 
     return fig
 
 
+def fig_seeds(spread: pd.DataFrame, profile: Profile, metric: str = "em") -> plt.Figure:
+    """`metric` under each seed (dots) and their mean (bar) per method, one panel per level;
+    `spread` is l2m.summary.seed_spread's table."""
+    per_seed = [c for c in spread.columns if c.startswith(f"{metric} seed ")]
+    levels = list(dict.fromkeys(spread.index.get_level_values(0)))
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.5 * len(levels), 4), sharey=True, squeeze=False)
+    for ax, level in zip(axes[0], levels):
+        rows = spread.xs(level, level=0)
+        xs = range(len(rows))
+        ax.bar(xs, rows[f"{metric}_mean"], color="C0", alpha=0.4, label="mean")
+        for i, column in enumerate(per_seed):
+            ax.plot(xs, rows[column], "o", color=f"C{i + 1}", label=column.replace(f"{metric} ", ""))
+        ax.set_xticks(xs, rows.index, rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{level} (n={int(rows['n'].iloc[0])} per seed)", fontsize=10)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel(f"{metric} per seed")
+    axes[0][-1].legend(fontsize=8)
+    seeds = ", ".join(c.removeprefix(f"{metric} seed ") for c in per_seed)
+    fig.suptitle(f"Seeds of the headline comparison — {provenance(profile, seeds)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def fig_gate_weights(weights: dict[str, pd.DataFrame], profile: Profile, seeds: str = "0") -> plt.Figure:
     """Mean gate weight per expert (error bar: spread across query-unit pairs), one bar per gate."""
     fig, ax = plt.subplots(figsize=(9, 3.6))

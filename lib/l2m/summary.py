@@ -138,3 +138,21 @@ def differences_from(
              "low": low, "high": high, "inside_noise": low <= 0.0 <= high}
         )  # fmt: skip
     return pd.DataFrame(rows, columns=columns).set_index(["level", "method"])
+
+
+def seed_spread(tables: Mapping[int, pd.DataFrame], metric: str = "em") -> pd.DataFrame:
+    """One row per (level, method) that every seed measured: `metric` under each seed, then their
+    mean, sample standard deviation and range. `tables` maps a seed to its summary_table (indexed
+    by level and method); n is the questions per seed."""
+    seeds = sorted(tables)
+    wide = pd.concat({f"{metric} seed {s}": tables[s][metric] for s in seeds}, axis=1, join="inner")
+    return wide.assign(
+        n=tables[seeds[0]]["n"],
+        seeds=len(seeds),
+        **{
+            f"{metric}_mean": wide.mean(axis=1),
+            f"{metric}_sd": wide.std(axis=1, ddof=1),
+            f"{metric}_min": wide.min(axis=1),
+            f"{metric}_max": wide.max(axis=1),
+        },
+    )

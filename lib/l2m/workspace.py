@@ -128,8 +128,7 @@ class Workspace:
         """The task-tuned agent adapter of the profile (trained once, then reused), or None."""
         if not self.profile.agent_adapter_questions:
             return None
-        p = self.profile
-        settings = AgentAdapterSettings.default(p.agent_adapter_questions, p.agent_reading_questions, seed=p.seed)
+        settings = AgentAdapterSettings.for_profile(self.profile)
         return self.checked(train_agent_adapter(
             self.splits["train"],
             self.wiki,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +18,10 @@ from l2m.models.llm import ChatModel, Generation, Messages, Sampling
 
 
 def generation_key(model_name: str, messages: Messages, sampling: Sampling) -> str:
-    payload = json.dumps([model_name, messages, sampling.as_dict()], sort_keys=True, ensure_ascii=False)
+    # Greedy decoding never reads the seed, so runs under another seed share greedy generations
+    # (keyed as seed 0, which keeps the keys written before this rule).
+    settings = replace(sampling, seed=0) if sampling.greedy else sampling
+    payload = json.dumps([model_name, messages, settings.as_dict()], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -5,8 +5,9 @@ This project cannot call GPT-4o, so the expert is pluggable:
 * `ProgrammaticMerge` (the default): keep the existing context verbatim, then append each sentence
   of the new memory unless it is a near-duplicate (encoder cosine at or above `threshold`) of a
   sentence already there, stopping before the word cap. It never loses information already in the
-  context and never repeats it, which is what the merge prompt asks for; unlike an LLM it cannot
-  rephrase, reorder or drop what is irrelevant to the question.
+  context and adds no repetition of its own (one already in the context stays), which is what the
+  merge prompt asks for; unlike an LLM it cannot rephrase, reorder or drop what is irrelevant to
+  the question.
 * `model_merges`: a stronger model the model layer can load or reach over an OpenAI-compatible
   endpoint, prompted with the merge prompt.
 """
