@@ -1,5 +1,6 @@
 """The on-policy loop (Algorithm 1): two epochs change and save every stage; an interrupted loop resumes."""
 
+import dataclasses
 import json
 import re
 
@@ -123,3 +124,14 @@ def test_a_loop_interrupted_in_epoch_2_resumes_there(interrupted_then_resumed):
     assert loop.parameters_after(2) == Parameters.from_dict(states[1]["parameters"])
     with pytest.raises(ValueError, match="has not finished"):
         loop.parameters_after(3)
+
+
+@pytest.mark.model
+def test_reflection_records_caps_an_epochs_reflections(interrupted_then_resumed):
+    loop, _, _, _ = interrupted_then_resumed
+    episodes = loop.ws.run_method(loop.method_after(0), loop.questions(1))
+    capped = OnPolicyLoop(loop.ws, START, dataclasses.replace(SETTINGS, reflection_records=1))
+    _, all_experiences = loop.update_hint(episodes, START.hint)
+    hint, experiences = capped.update_hint(episodes, START.hint)
+    assert all_experiences > 1 and experiences == 1
+    assert hint == START.hint  # one experience is no full chunk of 2: the hint stays

@@ -87,8 +87,10 @@ class Profile:
     # On-policy optimization (l2m.onpolicy): epochs, and trajectories sampled per epoch (PAPER: 5 x 30).
     onpolicy_epochs: int = 5
     onpolicy_trajectories: int = 30
-    # Experiences per consolidation chunk on-policy (PAPER and the code: 15).
+    # Experiences per consolidation chunk on-policy (PAPER and the code: 15), and at most this many
+    # of an epoch's store records reflected on (None: all, as in the paper).
     onpolicy_reflection_chunk: int = 15
+    onpolicy_reflection_records: int | None = None
     # Epochs of retrieval training (PAPER §5: 150).
     retrieval_epochs: int = 150
     # What counts as a success for training signals (l2m.success); evaluation always reports EM.
@@ -101,6 +103,8 @@ class Profile:
     # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
     dtype: str = "auto"
     seed: int = 0
+    # Seeds of notebook 06's seed study: the headline comparison repeated under each (issue 10: 3).
+    study_seeds: tuple[int, ...] = (0, 1, 2)
 
     def episode_config(self) -> dict:
         """The fields that shape an episode: models, budgets, decoding, parsing, seed.
@@ -167,10 +171,15 @@ PROFILES: dict[str, Profile] = {
         scorer_records=100,
         retrieval_epochs=20,
         reflection_chunk=4,
+        # Reflection prompts hold a whole page; a few records exercise every step of it.
+        reflection_records=4,
         onpolicy_epochs=2,
         onpolicy_trajectories=2,
         onpolicy_reflection_chunk=2,
+        onpolicy_reflection_records=2,
         llm_batch_size=16,
+        # Every seed retrains every stage (about 2.5 min each here): two seeds exercise the study.
+        study_seeds=(0, 1),
     ),
     "cpu": Profile(
         name="cpu",

@@ -5,8 +5,8 @@ DPO aggregator adapters), each epoch
 
 1. samples a batch of trajectories with the CURRENT memory on fresh training questions (after
    those of the agent adapter and of off-policy sampling; the authors' code reused train[0:150]);
-2. storage: reflects on every store record of the batch and consolidates from the current hint
-   (chunk 15);
+2. storage: reflects on every store record of the batch (or a capped, balanced share of them,
+   `reflection_records`) and consolidates from the current hint (chunk 15);
 3. retrieval: builds pairs from the successful trajectories and retrains the score model from the
    current one (SGD lr 0.05, 30 epochs over the gate and both scorers, as in the code; the paper's
    Algorithm 1 takes a single step); skipped, keeping the current gate, when there are no pairs;
@@ -54,6 +54,8 @@ class OnPolicySettings:
     epochs: int = 5
     trajectories: int = 30
     reflection_chunk: int = 15
+    # At most this many of a batch's store records are reflected on (None: all, as in the paper).
+    reflection_records: int | None = None
     retrieval: RetrievalTrainSettings = RetrievalTrainSettings(lr=0.05, epochs=30, trained="all")
     sft_lr: float = 5e-4
     dpo: DPOSettings = DPOSettings(lr=1e-4)
@@ -89,6 +91,7 @@ def settings_for(profile) -> OnPolicySettings:
         epochs=profile.onpolicy_epochs,
         trajectories=profile.onpolicy_trajectories,
         reflection_chunk=profile.onpolicy_reflection_chunk,
+        reflection_records=profile.onpolicy_reflection_records,
     )
 
 
@@ -184,7 +187,8 @@ class OnPolicyLoop:
     def update_hint(self, episodes: list[dict], hint: str) -> tuple[str, int]:
         """The hint consolidated from `hint` over this batch's reflections (unchanged without a full chunk)."""
         settings = ReflectionSettings(chunk_size=self.settings.reflection_chunk, start=hint, seed=self.ws.profile.seed)
-        records = reflection_order(store_records(episodes, self.ws.profile.success_criterion), None, settings.seed)
+        records = store_records(episodes, self.ws.profile.success_criterion)
+        records = reflection_order(records, self.settings.reflection_records, settings.seed)
         learned = learn_hint(records, self.ws.llm, self.ws.memory_settings.llm, settings)
         return learned.hint, len(learned.experiences)
 
