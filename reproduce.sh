@@ -65,6 +65,13 @@ run_notebooks() {
   done
 }
 
+# What a run did: generations in the profile's LLM cache, and a checksum of every figure.
+cached_generations() {
+  "$PY" -c 'import sys; from l2m.models.cache import GenerationCache; print(len(GenerationCache(sys.argv[1])))' \
+    "runs/$1/llm_cache.sqlite"
+}
+figure_sums() { sha256sum "figures/$1"/*.png 2>/dev/null || true; }
+
 setup
 export PYTHONHASHSEED=0
 case "$mode" in
@@ -74,8 +81,13 @@ case "$mode" in
     ;;
   run)
     start=$(date +%s)
+    generations=$(cached_generations "$profile")
+    sums=$(figure_sums "$profile")
     run_notebooks "runs/$profile" -p profile "$profile"
     echo "== profile $profile finished in $(( $(date +%s) - start )) s"
+    echo "== $(( $(cached_generations "$profile") - generations )) new LLM generations;" \
+      "$(comm -13 <(echo "$sums" | sort) <(figure_sums "$profile" | sort) | wc -l) figures new or changed" \
+      "of $(figure_sums "$profile" | wc -l)"
     ;;
   bless)
     # No -p: the notebooks' own parameters cell (profile = "smoke") applies, and papermill
