@@ -1,28 +1,48 @@
-"""One function per figure; each returns a matplotlib Figure whose title names what made it."""
+"""One function per figure; each returns a matplotlib Figure whose title names what made it.
+
+The figures live outside pyplot's registry, so no GUI or backend is needed to draw and save them,
+and a notebook shows each once, as a PNG, where its cell returns it.
+"""
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
 import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from l2m.config import Profile
 
-from l2m.config import Profile  # noqa: E402
+
+class NotebookFigure(Figure):
+    """A Figure that Jupyter shows as a PNG whether or not pyplot's inline backend is loaded."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs) -> tuple[Figure, Any]:
+    """pyplot.subplots' figure and axes, on a figure pyplot does not manage."""
+    fig = NotebookFigure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def provenance(profile: Profile, seeds: str) -> str:
     return f"profile {profile.name} · LLM {profile.llm.split('/')[-1]} · encoder {profile.encoder.split('/')[-1]} · seeds {seeds}"
 
 
-def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
+def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> Figure:
     """EM (95% Wilson interval) and the share of well-formed actions, per agent and setting.
 
     `table` is indexed by (setting, agent), with the columns of l2m.summary.summarize.
     """
     settings = list(dict.fromkeys(table.index.get_level_values(0)))
     agents = list(dict.fromkeys(table.index.get_level_values(1)))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     width = 0.8 / len(agents)
     for k, agent in enumerate(agents):
         rows = table.xs(agent, level=1).reindex(settings)
@@ -40,7 +60,7 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
     return fig
 
 
-def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
+def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> Figure:
     """EM with 95% Wilson intervals per method, one panel per level; `table` indexed by (level, method)."""
     fig = fig_metrics_by_level(table, {"em": "exact match"})
     fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
@@ -48,7 +68,7 @@ def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt
     return fig
 
 
-def fig_memory_quality(table: pd.DataFrame, profile: Profile, seeds: str = "0", policy: str = "scripted") -> plt.Figure:
+def fig_memory_quality(table: pd.DataFrame, profile: Profile, seeds: str = "0", policy: str = "scripted") -> Figure:
     """Answer-in-context, supporting-fact coverage and EM (95% CIs) per memory and level."""
     metrics = {
         "answer_in_context": "gold answer in context",
@@ -61,10 +81,10 @@ def fig_memory_quality(table: pd.DataFrame, profile: Profile, seeds: str = "0", 
     return fig
 
 
-def fig_metrics_by_level(table: pd.DataFrame, metrics: dict[str, str]) -> plt.Figure:
+def fig_metrics_by_level(table: pd.DataFrame, metrics: dict[str, str]) -> Figure:
     """One row of panels per metric (with its _low/_high interval columns), one column per level."""
     levels = list(dict.fromkeys(table.index.get_level_values(0)))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(metrics), len(levels), figsize=(4.5 * len(levels), 3.2 * len(metrics) + 0.8), sharey="row", squeeze=False
     )
     for row, (metric, label) in enumerate(metrics.items()):
@@ -80,10 +100,10 @@ def fig_metrics_by_level(table: pd.DataFrame, metrics: dict[str, str]) -> plt.Fi
     return fig
 
 
-def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int = 5, seeds: str = "0") -> plt.Figure:
+def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int = 5, seeds: str = "0") -> Figure:
     """Share of trajectories ending after 1..max_steps steps, per method (the paper's Figure 3)."""
     methods = list(episodes)
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(methods)), 4))
+    fig, ax = subplots(figsize=(max(6, 0.7 * len(methods)), 4))
     bottom = [0.0] * len(methods)
     for steps in range(1, max_steps + 1):
         shares = [sum(e["steps"] == steps for e in episodes[m]) / len(episodes[m]) for m in methods]
@@ -97,12 +117,12 @@ def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int 
     return fig
 
 
-def fig_seeds(spread: pd.DataFrame, profile: Profile, metric: str = "em") -> plt.Figure:
+def fig_seeds(spread: pd.DataFrame, profile: Profile, metric: str = "em") -> Figure:
     """`metric` under each seed (dots) and their mean (bar) per method, one panel per level;
     `spread` is l2m.summary.seed_spread's table."""
     per_seed = [c for c in spread.columns if c.startswith(f"{metric} seed ")]
     levels = list(dict.fromkeys(spread.index.get_level_values(0)))
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.5 * len(levels), 4), sharey=True, squeeze=False)
+    fig, axes = subplots(1, len(levels), figsize=(4.5 * len(levels), 4), sharey=True, squeeze=False)
     for ax, level in zip(axes[0], levels):
         rows = spread.xs(level, level=0)
         xs = range(len(rows))
@@ -120,9 +140,9 @@ def fig_seeds(spread: pd.DataFrame, profile: Profile, metric: str = "em") -> plt
     return fig
 
 
-def fig_gate_weights(weights: dict[str, pd.DataFrame], profile: Profile, seeds: str = "0") -> plt.Figure:
+def fig_gate_weights(weights: dict[str, pd.DataFrame], profile: Profile, seeds: str = "0") -> Figure:
     """Mean gate weight per expert (error bar: spread across query-unit pairs), one bar per gate."""
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = subplots(figsize=(9, 3.6))
     width = 0.8 / len(weights)
     for i, (name, table) in enumerate(weights.items()):
         x = [j + i * width for j in range(len(table))]
@@ -136,10 +156,10 @@ def fig_gate_weights(weights: dict[str, pd.DataFrame], profile: Profile, seeds: 
     return fig
 
 
-def fig_training_curves(history: dict[str, list[float]], profile: Profile, title: str, seeds: str = "0") -> plt.Figure:
+def fig_training_curves(history: dict[str, list[float]], profile: Profile, title: str, seeds: str = "0") -> Figure:
     """One panel per logged series (losses, agreement), against the epoch."""
     series = {name: values for name, values in history.items() if values}
-    fig, axes = plt.subplots(1, len(series), figsize=(3.6 * len(series), 3), squeeze=False)
+    fig, axes = subplots(1, len(series), figsize=(3.6 * len(series), 3), squeeze=False)
     for ax, (name, values) in zip(axes[0], series.items()):
         ax.plot(range(1, len(values) + 1), values)
         ax.set_xlabel("epoch")
@@ -149,13 +169,13 @@ def fig_training_curves(history: dict[str, list[float]], profile: Profile, title
     return fig
 
 
-def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "0") -> plt.Figure:
+def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "0") -> Figure:
     """LLM seconds and tokens per agent step, stacked by stage, one bar per method (l2m.cost)."""
     methods = list(dict.fromkeys(costs.index.get_level_values("method")))
     stages = list(dict.fromkeys(costs.index.get_level_values("stage")))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(methods) + 2.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(12, 0.35 * len(methods) + 2.2), sharey=True)
     panels = {"LLM seconds per step": ["seconds_per_step"], "tokens per step (prompt + completion)": ["prompt_tokens_per_step", "completion_tokens_per_step"]}
-    colours = plt.get_cmap("tab20").colors
+    colours = matplotlib.colormaps["tab20"].colors
     for ax, (title, measures) in zip(axes, panels.items()):
         left = [0.0] * len(methods)
         for k, stage in enumerate(stages):
@@ -171,19 +191,21 @@ def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "
     return fig
 
 
-def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, seeds: str = "0") -> plt.Figure:
-    """Algorithm 1 by epoch: the sampled batch's reward and success share (left); test EM with its
-    95% interval after each epoch, 0 being the off-policy start (right). `test` is indexed by
-    (level, epoch) with the columns of l2m.summary.summarize."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, seeds: str = "0") -> Figure:
+    """Algorithm 1 by epoch: the sampled batch's reward and success share (left); test EM (middle)
+    and the share of test contexts that hold the answer (right), each with its 95% interval after
+    each epoch, 0 being the off-policy start. `test` is indexed by (level, epoch) with the columns
+    of l2m.summary.summarize."""
+    fig, axes = subplots(1, 3, figsize=(13, 3.6))
     for column in ("reward (EM)", "success share"):
         axes[0].plot(training.index, training[column], marker="o", label=column)
     axes[0].set_title("training batch", fontsize=9)
-    for level in dict.fromkeys(test.index.get_level_values("level")):
-        rows = test.xs(level, level="level")
-        errors = [rows["em"] - rows["em_low"], rows["em_high"] - rows["em"]]
-        axes[1].errorbar(rows.index, rows["em"], yerr=errors, marker="o", capsize=3, label=f"test {level} (n={rows['n'].iloc[0]})")
-    axes[1].set_title("test EM after each epoch (0 = Ours-off)", fontsize=9)
+    for ax, metric, title in ((axes[1], "em", "test EM"), (axes[2], "answer_in_context", "test answer in context")):
+        for level in dict.fromkeys(test.index.get_level_values("level")):
+            rows = test.xs(level, level="level")
+            errors = [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
+            ax.errorbar(rows.index, rows[metric], yerr=errors, marker="o", capsize=3, label=f"{level} (n={rows['n'].iloc[0]})")
+        ax.set_title(f"{title} after each epoch (0 = Ours-off)", fontsize=9)
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 1)

@@ -1,0 +1,47 @@
+"""Figures draw the numbers they are given and say which profile, models and seeds made them."""
+
+import numpy as np
+import pandas as pd
+
+from l2m.config import get_profile
+from l2m.plots import fig_on_policy, fig_seeds
+
+PROFILE = get_profile("cpu")
+
+
+def title_of(fig) -> str:
+    return fig._suptitle.get_text()
+
+
+def on_policy_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    training = pd.DataFrame({"reward (EM)": [0.0, 0.1], "success share": [0.2, 0.3]}, index=pd.Index([1, 2], name="epoch"))
+    index = pd.MultiIndex.from_product([["easy", "hard"], [0, 1, 2]], names=["level", "epoch"])
+    em = np.array([0.0, 0.1, 0.2, 0.0, 0.0, 0.1])
+    kept = np.array([0.3, 0.4, 0.5, 0.2, 0.2, 0.3])
+    test = pd.DataFrame({
+        "n": 32, "em": em, "em_low": em / 2, "em_high": em + 0.1,
+        "answer_in_context": kept, "answer_in_context_low": kept - 0.1, "answer_in_context_high": kept + 0.1,
+    }, index=index)
+    return training, test
+
+
+def test_the_on_policy_figure_plots_em_and_answer_in_context_per_level_and_epoch():
+    training, test = on_policy_frames()
+    fig = fig_on_policy(training, test, PROFILE, seeds="0")
+    _, em_axis, kept_axis = fig.axes
+    for ax, metric in ((em_axis, "em"), (kept_axis, "answer_in_context")):
+        drawn = {bars.get_label(): bars.lines[0].get_ydata() for bars in ax.containers}
+        assert set(drawn) == {"easy (n=32)", "hard (n=32)"}
+        assert list(drawn["hard (n=32)"]) == list(test.xs("hard", level="level")[metric])
+    assert fig._repr_png_().startswith(b"\x89PNG")  # a notebook shows it inline, without pyplot
+    assert title_of(fig) == "On-policy optimization · profile cpu · LLM SmolLM2-135M-Instruct · encoder all-MiniLM-L6-v2 · seeds 0"
+
+
+def test_the_seed_figure_names_every_seed_it_shows():
+    index = pd.MultiIndex.from_product([["easy"], ["Ours-def", "LTMemory"]])
+    spread = pd.DataFrame({"em seed 0": [0.0, 0.2], "em seed 1": [0.0, 0.3], "em seed 2": [0.1, 0.1], "n": 32,
+                           "em_mean": [1 / 30, 0.2]}, index=index)
+    fig = fig_seeds(spread, PROFILE)
+    assert title_of(fig).endswith("profile cpu · LLM SmolLM2-135M-Instruct · encoder all-MiniLM-L6-v2 · seeds 0, 1, 2")
+    dots = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("seed")]
+    assert [list(line.get_ydata()) for line in dots] == [[0.0, 0.2], [0.0, 0.3], [0.1, 0.1]]
