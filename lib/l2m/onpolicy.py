@@ -186,9 +186,14 @@ class OnPolicyLoop:
 
     def update_hint(self, episodes: list[dict], hint: str) -> tuple[str, int]:
         """The hint consolidated from `hint` over this batch's reflections (unchanged without a full chunk)."""
-        settings = ReflectionSettings(chunk_size=self.settings.reflection_chunk, start=hint, seed=self.ws.profile.seed)
+        settings = ReflectionSettings(
+            chunk_size=self.settings.reflection_chunk,
+            records=self.settings.reflection_records,
+            start=hint,
+            seed=self.ws.profile.seed,
+        )
         records = store_records(episodes, self.ws.profile.success_criterion)
-        records = reflection_order(records, self.settings.reflection_records, settings.seed)
+        records = reflection_order(records, settings.records, settings.seed)
         learned = learn_hint(records, self.ws.llm, self.ws.memory_settings.llm, settings)
         return learned.hint, len(learned.experiences)
 

@@ -31,6 +31,11 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def interval_errors(rows: pd.DataFrame, metric: str) -> list[pd.Series]:
+    """matplotlib's yerr for `metric` and its `_low`/`_high` interval columns."""
+    return [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
+
+
 def provenance(profile: Profile, seeds: str) -> str:
     return f"profile {profile.name} · LLM {profile.llm.split('/')[-1]} · encoder {profile.encoder.split('/')[-1]} · seeds {seeds}"
 
@@ -47,7 +52,7 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
     for k, agent in enumerate(agents):
         rows = table.xs(agent, level=1).reindex(settings)
         xs = [i + (k - (len(agents) - 1) / 2) * width for i in range(len(settings))]
-        errors = [rows["em"] - rows["em_low"], rows["em_high"] - rows["em"]]
+        errors = interval_errors(rows, "em")
         axes[0].bar(xs, rows["em"], width, yerr=errors, capsize=3, label=agent)
         axes[1].bar(xs, rows["well_formed"], width, label=agent)
     for ax, label in zip(axes, ["exact match (95% CI)", "well-formed actions"]):
@@ -91,7 +96,7 @@ def fig_metrics_by_level(table: pd.DataFrame, metrics: dict[str, str]) -> Figure
         for ax, level in zip(axes[row], levels):
             rows = table.xs(level, level=0)
             xs = range(len(rows))
-            errors = [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
+            errors = interval_errors(rows, metric)
             ax.bar(xs, rows[metric], yerr=errors, capsize=3, color=f"C{row}")
             ax.set_xticks(xs, rows.index if row == len(metrics) - 1 else [], rotation=60, ha="right", fontsize=8)
             ax.set_title(f"{level} (n={int(rows['n'].iloc[0])})", fontsize=10)
@@ -203,7 +208,7 @@ def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, 
     for ax, metric, title in ((axes[1], "em", "test EM"), (axes[2], "answer_in_context", "test answer in context")):
         for level in dict.fromkeys(test.index.get_level_values("level")):
             rows = test.xs(level, level="level")
-            errors = [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
+            errors = interval_errors(rows, metric)
             ax.errorbar(rows.index, rows[metric], yerr=errors, marker="o", capsize=3, label=f"{level} (n={rows['n'].iloc[0]})")
         ax.set_title(f"{title} after each epoch (0 = Ours-off)", fontsize=9)
     for ax in axes:
