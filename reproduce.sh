@@ -85,9 +85,10 @@ case "$mode" in
     sums=$(figure_sums "$profile")
     run_notebooks "runs/$profile" -p profile "$profile"
     echo "== profile $profile finished in $(( $(date +%s) - start )) s"
+    after=$(figure_sums "$profile")
     echo "== $(( $(cached_generations "$profile") - generations )) new LLM generations;" \
-      "$(comm -13 <(echo "$sums" | sort) <(figure_sums "$profile" | sort) | wc -l) figures new or changed" \
-      "of $(figure_sums "$profile" | wc -l)"
+      "$(comm -13 <(echo "$sums" | sort) <(echo "$after" | sort) | wc -l) figures new or changed" \
+      "of $(echo "$after" | grep -c .)"
     ;;
   bless)
     # No -p: the notebooks' own parameters cell (profile = "smoke") applies, and papermill
