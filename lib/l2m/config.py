@@ -178,7 +178,7 @@ PROFILES: dict[str, Profile] = {
         onpolicy_reflection_chunk=2,
         onpolicy_reflection_records=2,
         llm_batch_size=16,
-        # Every seed retrains every stage (about 2.5 min each here): two seeds exercise the study.
+        # Every seed retrains every stage (about 100 s each in CI): two seeds exercise the study.
         study_seeds=(0, 1),
     ),
     "cpu": Profile(
