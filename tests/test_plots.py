@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from l2m.config import get_profile
-from l2m.plots import fig_on_policy, fig_seeds
+from l2m.plots import fig_accuracy, fig_on_policy, fig_seeds
 
 PROFILE = get_profile("cpu")
 
@@ -33,6 +33,12 @@ def test_the_on_policy_figure_plots_em_and_answer_in_context_per_level_and_epoch
         drawn = {bars.get_label(): bars.lines[0].get_ydata() for bars in ax.containers}
         assert set(drawn) == {"easy (n=32)", "hard (n=32)"}
         assert list(drawn["hard (n=32)"]) == list(test.xs("hard", level="level")[metric])
+        # Levels are dodged sideways, each within a fifth of an epoch of its own epoch.
+        easy_x, hard_x = (np.asarray(ax.containers[i].lines[0].get_xdata(), dtype=float) for i in (0, 1))
+        assert all(easy < hard for easy, hard in zip(easy_x, hard_x))
+        assert np.allclose(np.round(hard_x), [0, 1, 2]) and np.abs(hard_x - np.round(hard_x)).max() <= 0.2
+    fig.canvas.draw()
+    assert all(float(tick).is_integer() for ax in fig.axes for tick in ax.get_xticks())
     assert fig._repr_png_().startswith(b"\x89PNG")  # a notebook shows it inline, without pyplot
     assert title_of(fig) == "On-policy optimization · profile cpu · LLM SmolLM2-135M-Instruct · encoder all-MiniLM-L6-v2 · seeds 0"
 
@@ -45,3 +51,14 @@ def test_the_seed_figure_names_every_seed_it_shows():
     assert title_of(fig).endswith("profile cpu · LLM SmolLM2-135M-Instruct · encoder all-MiniLM-L6-v2 · seeds 0, 1, 2")
     dots = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("seed")]
     assert [list(line.get_ydata()) for line in dots] == [[0.0, 0.2], [0.0, 0.3], [0.1, 0.1]]
+
+
+def test_the_accuracy_figure_shows_em_and_answer_in_context_per_level():
+    index = pd.MultiIndex.from_product([["easy", "hard"], ["Ours-def", "Ours-on"]], names=["level", "method"])
+    em, kept = np.array([0.0, 0.1, 0.0, 0.2]), np.array([0.3, 0.5, 0.1, 0.4])
+    table = pd.DataFrame({"n": 32, "em": em, "em_low": em / 2, "em_high": em + 0.1, "answer_in_context": kept,
+                          "answer_in_context_low": kept - 0.1, "answer_in_context_high": kept + 0.1}, index=index)
+    fig = fig_accuracy(table, PROFILE, seeds="0")
+    heights = [[bar.get_height() for bar in ax.patches] for ax in fig.axes]
+    assert heights == [[0.0, 0.1], [0.0, 0.2], [0.3, 0.5], [0.1, 0.4]]  # rows: EM, answer in context
+    assert [ax.get_title() for ax in fig.axes] == ["easy (n=32)", "hard (n=32)"] * 2

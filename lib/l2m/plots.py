@@ -10,8 +10,10 @@ import io
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from l2m.config import Profile
 
@@ -66,8 +68,10 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
 
 
 def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> Figure:
-    """EM with 95% Wilson intervals per method, one panel per level; `table` indexed by (level, method)."""
-    fig = fig_metrics_by_level(table, {"em": "exact match"})
+    """EM (top) and the share of final contexts that hold the gold answer (bottom), with 95% Wilson
+    intervals, per method, one column per level; `table` indexed by (level, method). The second row
+    tells memories apart where a small agent's EM is 0 for all of them."""
+    fig = fig_metrics_by_level(table, {"em": "exact match", "answer_in_context": "gold answer in context"})
     fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
     fig.tight_layout()
     return fig
@@ -202,17 +206,22 @@ def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, 
     each epoch, 0 being the off-policy start. `test` is indexed by (level, epoch) with the columns
     of l2m.summary.summarize."""
     fig, axes = subplots(1, 3, figsize=(13, 3.6))
-    for column in ("reward (EM)", "success share"):
-        axes[0].plot(training.index, training[column], marker="o", label=column)
+    # The reward is drawn last (on top): at small scale it is often 0 under the success share.
+    for column, marker in (("success share", "o"), ("reward (EM)", "x")):
+        axes[0].plot(training.index, training[column], marker=marker, label=column)
     axes[0].set_title("training batch", fontsize=9)
+    levels = list(dict.fromkeys(test.index.get_level_values("level")))
     for ax, metric, title in ((axes[1], "em", "test EM"), (axes[2], "answer_in_context", "test answer in context")):
-        for level in dict.fromkeys(test.index.get_level_values("level")):
+        for offset, level in zip(np.linspace(-0.1, 0.1, len(levels)), levels):
             rows = test.xs(level, level="level")
             errors = interval_errors(rows, metric)
-            ax.errorbar(rows.index, rows[metric], yerr=errors, marker="o", capsize=3, label=f"{level} (n={rows['n'].iloc[0]})")
+            # Each level is shifted a little sideways so that equal intervals do not hide each other.
+            ax.errorbar(rows.index + offset, rows[metric], yerr=errors, marker="o", capsize=3,
+                        label=f"{level} (n={rows['n'].iloc[0]})")
         ax.set_title(f"{title} after each epoch (0 = Ours-off)", fontsize=9)
     for ax in axes:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
     fig.suptitle(f"On-policy optimization · {provenance(profile, seeds)}", fontsize=9)
