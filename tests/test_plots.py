@@ -13,15 +13,19 @@ def title_of(fig) -> str:
     return fig._suptitle.get_text()
 
 
-def on_policy_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    training = pd.DataFrame({"reward (EM)": [0.0, 0.1], "success share": [0.2, 0.3]}, index=pd.Index([1, 2], name="epoch"))
-    index = pd.MultiIndex.from_product([["easy", "hard"], [0, 1, 2]], names=["level", "epoch"])
-    em = np.array([0.0, 0.1, 0.2, 0.0, 0.0, 0.1])
-    kept = np.array([0.3, 0.4, 0.5, 0.2, 0.2, 0.3])
-    test = pd.DataFrame({
+def interval_table(index: pd.MultiIndex, em: list[float], kept: list[float]) -> pd.DataFrame:
+    """A summary table of 32 questions per row: EM and answer-in-context with interval columns."""
+    em, kept = np.array(em), np.array(kept)
+    return pd.DataFrame({
         "n": 32, "em": em, "em_low": em / 2, "em_high": em + 0.1,
         "answer_in_context": kept, "answer_in_context_low": kept - 0.1, "answer_in_context_high": kept + 0.1,
     }, index=index)
+
+
+def on_policy_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    training = pd.DataFrame({"reward (EM)": [0.0, 0.1], "success share": [0.2, 0.3]}, index=pd.Index([1, 2], name="epoch"))
+    index = pd.MultiIndex.from_product([["easy", "hard"], [0, 1, 2]], names=["level", "epoch"])
+    test = interval_table(index, em=[0.0, 0.1, 0.2, 0.0, 0.0, 0.1], kept=[0.3, 0.4, 0.5, 0.2, 0.2, 0.3])
     return training, test
 
 
@@ -55,10 +59,14 @@ def test_the_seed_figure_names_every_seed_it_shows():
 
 def test_the_accuracy_figure_shows_em_and_answer_in_context_per_level():
     index = pd.MultiIndex.from_product([["easy", "hard"], ["Ours-def", "Ours-on"]], names=["level", "method"])
-    em, kept = np.array([0.0, 0.1, 0.0, 0.2]), np.array([0.3, 0.5, 0.1, 0.4])
-    table = pd.DataFrame({"n": 32, "em": em, "em_low": em / 2, "em_high": em + 0.1, "answer_in_context": kept,
-                          "answer_in_context_low": kept - 0.1, "answer_in_context_high": kept + 0.1}, index=index)
+    table = interval_table(index, em=[0.0, 0.1, 0.0, 0.2], kept=[0.3, 0.5, 0.1, 0.4])
     fig = fig_accuracy(table, PROFILE, seeds="0")
     heights = [[bar.get_height() for bar in ax.patches] for ax in fig.axes]
     assert heights == [[0.0, 0.1], [0.0, 0.2], [0.3, 0.5], [0.1, 0.4]]  # rows: EM, answer in context
     assert [ax.get_title() for ax in fig.axes] == ["easy (n=32)", "hard (n=32)"] * 2
+
+
+def test_a_single_level_sits_on_its_epochs():
+    training, test = on_policy_frames()
+    fig = fig_on_policy(training, test.xs("easy", level="level", drop_level=False), PROFILE, seeds="0")
+    assert list(fig.axes[1].containers[0].lines[0].get_xdata()) == [0, 1, 2]

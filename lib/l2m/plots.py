@@ -33,6 +33,11 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def centred_offsets(count: int, spacing: float) -> np.ndarray:
+    """Sideways offsets, `spacing` apart and centred on 0, for `count` series drawn at one x."""
+    return (np.arange(count) - (count - 1) / 2) * spacing
+
+
 def interval_errors(rows: pd.DataFrame, metric: str) -> list[pd.Series]:
     """matplotlib's yerr for `metric` and its `_low`/`_high` interval columns."""
     return [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
@@ -51,9 +56,9 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
     agents = list(dict.fromkeys(table.index.get_level_values(1)))
     fig, axes = subplots(1, 2, figsize=(11, 4))
     width = 0.8 / len(agents)
-    for k, agent in enumerate(agents):
+    for offset, agent in zip(centred_offsets(len(agents), width), agents):
         rows = table.xs(agent, level=1).reindex(settings)
-        xs = [i + (k - (len(agents) - 1) / 2) * width for i in range(len(settings))]
+        xs = [i + offset for i in range(len(settings))]
         errors = interval_errors(rows, "em")
         axes[0].bar(xs, rows["em"], width, yerr=errors, capsize=3, label=agent)
         axes[1].bar(xs, rows["well_formed"], width, label=agent)
@@ -212,7 +217,7 @@ def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, 
     axes[0].set_title("training batch", fontsize=9)
     levels = list(dict.fromkeys(test.index.get_level_values("level")))
     for ax, metric, title in ((axes[1], "em", "test EM"), (axes[2], "answer_in_context", "test answer in context")):
-        for offset, level in zip(np.linspace(-0.1, 0.1, len(levels)), levels):
+        for offset, level in zip(centred_offsets(len(levels), 0.1), levels):
             rows = test.xs(level, level="level")
             errors = interval_errors(rows, metric)
             # Each level is shifted a little sideways so that equal intervals do not hide each other.
