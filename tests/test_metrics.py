@@ -88,3 +88,20 @@ def test_seed_spread_hand_computed_and_zero_for_identical_seeds():
     assert ours["em_mean"] == pytest.approx(0.25) and ours["em_sd"] == pytest.approx(0.25)
     assert (ours["em_min"], ours["em_max"], ours["seeds"], ours["n"]) == (0.0, 0.5, 3, 32)
     assert spread.loc[("hard", "FUMemory"), "em_sd"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_an_episode_that_ran_out_of_steps_counts_as_unanswered():
+    from l2m.summary import summarize
+
+    def episode(answer, steps):
+        action = f"Finish[{answer}]" if answer is not None else "Search[Paris]"
+        return {"reward": float(answer == "Paris"), "answer": answer, "gold_answer": "Paris", "gold_titles": ["Paris"],
+                "steps": steps, "llm_seconds": 1.0 * steps, "prompt_tokens": 10, "completion_tokens": 2,
+                "step_records": [{"action": action, "action_valid": True}]}
+
+    # Two answered (one right, one wrong: both count), three ran out of their 5 steps.
+    row = summarize([episode("Paris", 2), episode("Rome", 3), *[episode(None, 5) for _ in range(3)]])
+    assert row["answered"] == pytest.approx(2 / 5)
+    assert (row["answered_low"], row["answered_high"]) == wilson_interval(2, 5)
+    assert row["em"] == pytest.approx(1 / 5) and (row["em_low"], row["em_high"]) == wilson_interval(1, 5)
+    assert row["mean_steps"] == pytest.approx(20 / 5)

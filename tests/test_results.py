@@ -48,6 +48,17 @@ def test_rewriting_the_same_rows_writes_the_same_bytes(tmp_path):
     assert b"0.333333" in before and b"0.3333333" not in before
 
 
+def test_a_file_in_an_older_layout_is_rewritten_in_the_current_one(tmp_path):
+    path = tmp_path / "results.csv"
+    older = rows("table2", {"Ours-R": 0.3}).drop(columns=["answered", "answered_low", "answered_high"])
+    older[[*reversed(older.columns)]].to_csv(path, index=False)
+    record_results(path, rows("table1", {"FUMemory": 0.1}))
+    written = pd.read_csv(path)
+    assert list(written.columns) == [*KEY, *COLUMNS]
+    assert written[["table", "method", "em"]].values.tolist() == [["table1", "FUMemory", 0.1], ["table2", "Ours-R", 0.3]]
+    assert written["answered"].isna().all()
+
+
 def test_bad_rows_are_refused_and_the_file_is_left_alone(tmp_path):
     path = tmp_path / "results.csv"
     record_results(path, rows("table1", {"FUMemory": 0.1}))

@@ -23,7 +23,7 @@ from l2m.episode import POLICIES
 from l2m.methods import METHODS, UnknownMethodError
 from l2m.workspace import Workspace
 
-SHOWN = ["n", "em", "em_low", "em_high", "f1", "mean_steps", "sec_per_traj", "answer_in_context", "sf_coverage", "context_words"]
+SHOWN = ["n", "em", "em_low", "em_high", "f1", "answered", "mean_steps", "sec_per_traj", "answer_in_context", "sf_coverage", "context_words"]
 
 
 def method_name(name: str) -> str:

@@ -20,6 +20,7 @@ COLUMNS = (
     "n",
     "em", "em_low", "em_high",
     "f1", "f1_low", "f1_high",
+    "answered", "answered_low", "answered_high",
     "mean_steps", "sec_per_step", "sec_per_traj", "llm_tokens",
     "answer_in_context", "answer_in_context_low", "answer_in_context_high",
     "sf_coverage", "sf_coverage_low", "sf_coverage_high",
@@ -39,14 +40,14 @@ def result_rows(table: str, summary: pd.DataFrame, *, profile: str, seed: int, p
 def record_results(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
     """Replace the rows of `path` that share a key with `rows`, add the others; returns the whole file."""
     path = Path(path)
-    rows = rows.reindex(columns=[*KEY, *COLUMNS])
     if rows.duplicated(list(KEY)).any():
         raise ValueError("the new rows repeat a (table, level, method, seed) key")
     if path.is_file():
         earlier = pd.read_csv(path, dtype={"seed": int})
         replaced = earlier.set_index(list(KEY)).index.isin(rows.set_index(list(KEY)).index)
         rows = pd.concat([earlier[~replaced], rows], ignore_index=True)
-    rows = rows.sort_values(list(KEY), kind="stable", ignore_index=True)
+    # A file written before a column was added gets the current layout, the new column empty.
+    rows = rows.reindex(columns=[*KEY, *COLUMNS]).sort_values(list(KEY), kind="stable", ignore_index=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".tmp")
     rows.to_csv(staging, index=False, float_format="%.6g")

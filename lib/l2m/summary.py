@@ -37,6 +37,12 @@ def action_counts(episode: dict, wiki: LocalWiki | None = None) -> dict[str, int
     return counts
 
 
+def proportion_columns(name: str, hits: int, n: int) -> dict:
+    """`name` = hits / n, with its 95% Wilson interval as `name`_low and `name`_high."""
+    low, high = wilson_interval(hits, n)
+    return {name: hits / n, f"{name}_low": low, f"{name}_high": high}
+
+
 def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord], k: int = RECALL_K) -> dict:
     """The memory metrics (l2m.memory_metrics) of `episodes`, each with its 95% interval.
 
@@ -45,9 +51,7 @@ def memory_columns(episodes: Sequence[dict], records: Mapping[str, HotpotRecord]
     counted in recall_n.
     """
     metrics = [episode_memory_metrics(e, records[e["question_id"]], k) for e in episodes]
-    hits = sum(m["answer_in_context"] for m in metrics)
-    row = {"answer_in_context": hits / len(metrics)}
-    row["answer_in_context_low"], row["answer_in_context_high"] = wilson_interval(hits, len(metrics))
+    row = proportion_columns("answer_in_context", sum(m["answer_in_context"] for m in metrics), len(metrics))
     means = {
         "sf_coverage": [m["sf_coverage"] for m in metrics],
         "context_words": [m["context_words"] for m in metrics],
@@ -76,24 +80,24 @@ def summarize(
         raise ValueError("no episodes to summarise")
     n = len(episodes)
     correct = int(sum(per_question(e, "em") for e in episodes))
-    em_low, em_high = wilson_interval(correct, n)
     f1, f1_low, f1_high = mean_interval([per_question(e, "f1") for e in episodes])
     totals = {k: 0 for k in ("acts", "well_formed", "searches", "gold_searches")}
     for e in episodes:
         for k, v in action_counts(e, wiki).items():
             totals[k] += v
     steps = sum(e["steps"] for e in episodes)
+    # An episode without an answer ran out of steps before it issued Finish: its reward is 0.
+    answered = sum(e["answer"] is not None for e in episodes)
     seconds = sum(e["llm_seconds"] for e in episodes)
     row = {
         "n": n,
-        "em": correct / n,
-        "em_low": em_low,
-        "em_high": em_high,
+        **proportion_columns("em", correct, n),
         "f1": f1,
         "f1_low": f1_low,
         "f1_high": f1_high,
         "well_formed": totals["well_formed"] / totals["acts"],
         "well_formed_n": totals["acts"],
+        **proportion_columns("answered", answered, n),
         "mean_steps": steps / n,
         "sec_per_step": seconds / steps,
         "sec_per_traj": seconds / n,
