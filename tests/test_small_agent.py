@@ -2,17 +2,23 @@
 
 import pytest
 
-from conftest import raw_record
+from conftest import HashingEncoder, ScriptedChatModel, raw_record
 from l2m.actions import ACTION_CONSTRAINT, parse_action
 from l2m.agent import Agent
 from l2m.agent_tuning import (
     AgentAdapterSettings,
-    build_demonstrations,
+    check_training_pool,
+    demonstration_episode,
+    episode_demonstrations,
+    rotation,
     train_agent_adapter,
 )
+from l2m.calls import run_without_llm
 from l2m.config import SMOLLM2, get_profile
 from l2m.data.hotpotqa import parse_record
+from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
+from l2m.memory.full import FUMemory
 from l2m.models import Sampling
 from l2m.success import is_success
 from l2m.training.sft import IGNORE, SFTExample, collate, encode_example
@@ -54,38 +60,96 @@ def records():
     return train, test
 
 
+def fumemory_demonstrations(record, *, reading_only=False):
+    wiki = LocalWiki.from_records([record])
+    agent = Agent.from_profile(get_profile("cpu"))
+    new_env = lambda steps: HotpotQAEnv(wiki, max_steps=steps, action_parser="first_line")  # noqa: E731
+    episode = run_without_llm(demonstration_episode(record, new_env, agent, FUMemory(word_limit=1024)))
+    return episode_demonstrations(episode, agent, reading_only=reading_only)
+
+
 def test_demonstrations_replay_the_scripted_episode(records):
     train, _ = records
-    wiki = LocalWiki.from_records([train])
-    demos = build_demonstrations([train], wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"})
+    demos = fumemory_demonstrations(train)
     targets = [d.example.target for d in demos if d.stage == "act"]
     assert targets == ["Search[France]", "Search[Paris]", "Finish[Paris]"]
     assert {d.question_id for d in demos} == {"train1"}
-    # The step-3 prompt holds what FUMemory would hold then: the page found at step 2.
+    # The step-3 prompt holds what FUMemory would hold then: the page found at step 2, and the
+    # templated thought stored before each action.
     last_act = demos[-1].example.messages[-1]["content"]
     assert "Observation (Step 3): Paris is the capital of France." in last_act
     assert "Action (Step 2): Search[Paris]" in last_act
+    assert "Thought (Step 2): I need information about Paris" in last_act
 
 
 def test_reading_demonstration_is_the_final_thought_with_the_full_memory(records):
     train, _ = records
-    wiki = LocalWiki.from_records([train])
-    agent = Agent.from_profile(get_profile("cpu"))
-    (demo,) = build_demonstrations([], wiki, agent, 1024, forbidden_ids=set(), reading_records=[train])
+    (demo,) = fumemory_demonstrations(train, reading_only=True)
     assert (demo.stage, demo.step) == ("think", 3)
     assert demo.example.target.endswith("The answer is Paris.")
     assert "Observation (Step 3): Paris is the capital of France." in demo.example.messages[-1]["content"]
 
 
-@pytest.mark.parametrize("as_reading", [False, True])
-def test_no_demonstration_from_a_test_question(records, as_reading):
+def test_no_demonstration_from_a_test_question(records, tmp_path):
     train, test = records
-    wiki = LocalWiki.from_records([train, test])
-    full, reading = ([train], [test]) if as_reading else ([train, test], [])
+    check_training_pool([train], forbidden_ids={"test1"})
     with pytest.raises(ValueError, match="test1 is a test question"):
-        build_demonstrations(
-            full, wiki, Agent.from_profile(get_profile("cpu")), 1024, forbidden_ids={"test1"}, reading_records=reading
+        check_training_pool([train, test], forbidden_ids={"test1"})
+
+    def demonstrate(full, reading):
+        raise AssertionError("no demonstration may be played for a test question")
+
+    settings = AgentAdapterSettings.default(1, 1, seed=0)
+    with pytest.raises(ValueError, match="test1 is a test question"):
+        train_agent_adapter(
+            [train, test],
+            demonstrate,
+            llm_name=SMOLLM2,
+            word_limit=1024,
+            settings=settings,
+            forbidden_ids={"test1"},
+            out_dir=tmp_path,
+            provenance={},
         )
+
+
+def test_memories_rotate_over_the_questions():
+    assert rotation(("FUMemory", "Ours-def", "LTMemory"), 5) == [
+        "FUMemory",
+        "Ours-def",
+        "LTMemory",
+        "FUMemory",
+        "Ours-def",
+    ]
+    with pytest.raises(ValueError, match="at least one memory"):
+        rotation((), 3)
+
+
+def test_workspace_demonstrations_show_each_memorys_context(tmp_path):
+    from l2m.workspace import Workspace
+
+    profile = get_profile("smoke").replace(agent_context_memories=("FUMemory", "LTMemory+summarized"))
+    ws = Workspace(profile, run_dir=tmp_path)
+    ws.encoder = HashingEncoder()
+    ws.llm = ScriptedChatModel(lambda prompt: "A short summary.")
+    full, reading = ws.splits["train"][:2], ws.splits["train"][2:3]
+    demos = ws.agent_demonstrations(full, reading)
+    contexts = {d.question_id: d.example.messages[-1]["content"] for d in demos if (d.step, d.stage) == (2, "think")}
+    # FUMemory keeps the step-1 action; the summarising memory stores the LLM's summaries instead.
+    assert "Action (Step 1): Search[" in contexts[full[0].id]
+    assert "A short summary." in contexts[full[1].id] and "Action (Step 1)" not in contexts[full[1].id]
+    # Every step is scripted: the only LLM calls are the summarising memory's, one per store
+    # (observation, thought and action at each of the 3 steps of question 2).
+    assert ws.llm.calls == 9
+    # The episodes are logged: a second call replays them without asking the LLM.
+    assert ws.agent_demonstrations(full, reading) == demos and ws.llm.calls == 9
+    (log,) = (tmp_path / "demonstrations").glob("*/episodes.jsonl")
+    assert len(log.read_text().splitlines()) == 3
+    assert [d.stage for d in demos if d.question_id == reading[0].id] == ["think"]
+    with pytest.raises(ValueError, match="without a memory: ActOnly"):
+        Workspace(
+            profile.replace(agent_context_memories=("FUMemory", "ActOnly")), run_dir=tmp_path
+        ).agent_demonstrations(full, [])
 
 
 def test_workspace_demonstrations_use_the_training_pool_only():
@@ -102,10 +166,13 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
     folder = tmp_path / f"agent_adapter-{settings.key(SMOLLM2, 1024, ['train1'], [])}"
     folder.mkdir()
     (folder / "manifest.json").write_text("{}")
+
+    def demonstrate(full, reading):
+        raise AssertionError("a reused adapter plays no demonstration")
+
     found = train_agent_adapter(
         [train],
-        LocalWiki({}),
-        Agent.from_profile(get_profile("cpu")),
+        demonstrate,
         llm_name=SMOLLM2,
         word_limit=1024,
         settings=settings,
@@ -116,6 +183,17 @@ def test_existing_adapter_is_reused_without_training(tmp_path, records):
     assert found == folder
     other = AgentAdapterSettings.default(1, seed=1)
     assert other.key(SMOLLM2, 1024, ["train1"], []) != settings.key(SMOLLM2, 1024, ["train1"], [])
+
+
+PINNED_FUMEMORY_KEY = "a72d12152681"
+
+
+def test_a_rotation_of_memories_is_another_adapter_and_fumemory_alone_keeps_its_key():
+    fumemory = AgentAdapterSettings.default(1, seed=0)
+    rotated = AgentAdapterSettings.default(1, seed=0, context_memories=("FUMemory", "Ours-def"))
+    assert rotated.key(SMOLLM2, 1024, ["train1"], []) != fumemory.key(SMOLLM2, 1024, ["train1"], [])
+    # The key FUMemory-only adapters had before the memories became a setting: committed adapters stay valid.
+    assert fumemory.key(SMOLLM2, 1024, ["train1"], []) == PINNED_FUMEMORY_KEY
 
 
 def test_the_adapter_follows_agent_seed_not_the_seed_of_a_study():

@@ -7,11 +7,17 @@ the agent role. Every memory method shares the same adapter, so comparisons betw
 stay fair; the memory-side LLM calls (extraction, merges, ...) use the base model. The paper
 profile keeps the zero-shot agent.
 
-Demonstrations come from the training pool only (never a test question). Each replays the
-episode an ideal agent would have with FUMemory: search the gold titles in order, then finish
-with the gold answer. At every step the THINK and ACT prompts are exactly the ones the agent
-will see at run time (the paper's prompts, with the memory context FUMemory gives at that step),
-and the targets are short templated thoughts and the action.
+Demonstrations come from the training pool only (never a test question). Each is the episode an
+ideal agent would have: search the gold titles in order, then finish with the gold answer
+(`gold_script`), played by `l2m.episode.play_episode` with every step scripted, so the memory
+sees, stores and recalls exactly what it would at run time. At every step the THINK and ACT
+prompts are the ones the agent sees then (the paper's prompts, with the memory context of that
+step), and the targets are short templated thoughts and the action.
+
+Which memory gives those contexts is the profile's `agent_context_memories`, in rotation over
+the questions. With FUMemory alone (the first design) the reader learned one format, raw pages
+plus the thought and action of every step, and at the cpu profile it never ended an episode
+with the adaptive memory's extracted units (README, "Results at the cpu profile").
 
 Reading the answer out of a long memory context is what the small model finds hardest (measured
 on test_easy at the cpu profile: the gold answer was in the final context in 30 of 64 episodes,
@@ -27,22 +33,25 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable
 
 import torch
 
 from l2m.agent import Agent
 from l2m.artifacts import content_key, staged_folder
-from l2m.calls import LLMRequest, run_without_llm
+from l2m.calls import LLMRequest, Operation
 from l2m.data.hotpotqa import HotpotRecord
-from l2m.env.hotpotqa import question_observation
-from l2m.env.wiki import LocalWiki
-from l2m.memory.full import FUMemory
+from l2m.env.hotpotqa import HotpotQAEnv
+from l2m.episode import Turn, play_episode
+from l2m.memory.base import Memory
 from l2m.models.device import choose_device
 from l2m.training.sft import LoraSettings, SFTExample, SFTSettings
 
 # Bump when the demonstrations change, so that an adapter trained on older ones is not reused.
 DEMO_VERSION = 2
+# The first design's contexts. Its adapters predate the choice of memories, so their key leaves
+# the choice out and the committed ones stay valid.
+FUMEMORY_ONLY = ("FUMemory",)
 
 
 def search_thought(title: str) -> str:
@@ -65,59 +74,50 @@ def _example(request: LLMRequest, target: str) -> SFTExample:
     return SFTExample(messages=request.messages, target=target)
 
 
-def demonstrations(record: HotpotRecord, wiki: LocalWiki, agent: Agent, word_limit: int) -> list[Demonstration]:
-    """THINK and ACT examples for every step of the scripted episode of `record`."""
-    memory = FUMemory(word_limit=word_limit)
-    plan = [("Search", title) for title in record.gold_titles] + [("Finish", record.answer)]
-    observation = question_observation(record.question)
-    demos = []
-    for step, (verb, argument) in enumerate(plan, start=1):
-        run_without_llm(memory.store(f"Observation (Step {step}): {observation}"))
-        context = run_without_llm(memory.recall(record.question)).context
-        thought = search_thought(argument) if verb == "Search" else finish_thought(argument)
-        action = f"{verb}[{argument}]"
-        demos.append(
-            Demonstration(record.id, step, "think", _example(agent.think_request(record.question, context), thought))
-        )
-        demos.append(
-            Demonstration(
-                record.id, step, "act", _example(agent.act_request(record.question, thought, context), action)
-            )
-        )
-        run_without_llm(memory.store(f"Thought (Step {step}): {thought}"))
-        run_without_llm(memory.store(f"Action (Step {step}): {action}"))
-        observation = wiki.search(argument) or "Content not found."
-    return demos
+def gold_script(record: HotpotRecord) -> list[Turn]:
+    """What an ideal agent does: search the gold titles in order, then finish with the gold answer."""
+    searches = [Turn(f"Search[{title}]", search_thought(title)) for title in record.gold_titles]
+    return [*searches, Turn(f"Finish[{record.answer}]", finish_thought(record.answer))]
 
 
-def reading_demonstration(record: HotpotRecord, wiki: LocalWiki, agent: Agent, word_limit: int) -> Demonstration:
-    """The THINK example of the scripted episode's final step: the full memory, the answer as target."""
-    return [d for d in demonstrations(record, wiki, agent, word_limit) if d.stage == "think"][-1]
+def demonstration_episode(
+    record: HotpotRecord, new_env: Callable[[int], HotpotQAEnv], agent: Agent, memory: Memory
+) -> Operation[dict]:
+    """The episode of `gold_script(record)` with `memory`; `new_env(max_steps)` gives the environment.
 
-
-def build_demonstrations(
-    records: Iterable[HotpotRecord],
-    wiki: LocalWiki,
-    agent: Agent,
-    word_limit: int,
-    *,
-    forbidden_ids: set[str],
-    reading_records: Iterable[HotpotRecord] = (),
-) -> list[Demonstration]:
-    """Full demonstrations of `records` and reading demonstrations of `reading_records`.
-
-    Refuses any record whose id is in `forbidden_ids` (the test questions).
+    Every step is scripted, so only the memory asks the LLM (FUMemory never does).
     """
-    demos = []
-    for record, full in [(r, True) for r in records] + [(r, False) for r in reading_records]:
+    script = gold_script(record)
+    return play_episode(record, new_env(len(script)), agent, memory, script)
+
+
+def episode_demonstrations(episode: dict, agent: Agent, *, reading_only: bool = False) -> list[Demonstration]:
+    """THINK and ACT examples of every step of a demonstration episode, or with `reading_only`
+    just the final THINK example (the full memory, the answer as target)."""
+    question, demos = episode["question"], []
+    for step in episode["step_records"]:
+        context, thought, action = step["context"], step["thought"], step["action"]
+        think = agent.think_request(question, context)
+        act = agent.act_request(question, thought, context)
+        demos += [
+            Demonstration(episode["question_id"], step["step"], "think", _example(think, thought)),
+            Demonstration(episode["question_id"], step["step"], "act", _example(act, action)),
+        ]
+    return [d for d in demos if d.stage == "think"][-1:] if reading_only else demos
+
+
+def check_training_pool(records: list[HotpotRecord], forbidden_ids: set[str]) -> None:
+    """Refuse any record whose id is in `forbidden_ids` (the test questions)."""
+    for record in records:
         if record.id in forbidden_ids:
             raise ValueError(f"record {record.id} is a test question; demonstrations come from the training pool only")
-        demos += (
-            demonstrations(record, wiki, agent, word_limit)
-            if full
-            else [reading_demonstration(record, wiki, agent, word_limit)]
-        )
-    return demos
+
+
+def rotation(memories: tuple[str, ...], count: int) -> list[str]:
+    """The memory of each of `count` questions: question i gets memories[i mod M]."""
+    if not memories:
+        raise ValueError("the agent adapter's demonstrations need at least one memory")
+    return [memories[i % len(memories)] for i in range(count)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +125,8 @@ class AgentAdapterSettings:
     questions: int
     # Further training questions that contribute only their final THINK example (see the module doc).
     reading_questions: int = 0
+    # The memories whose contexts the demonstrations show, in rotation over the questions.
+    context_memories: tuple[str, ...] = FUMEMORY_ONLY
     lora: LoraSettings = LoraSettings(
         r=16,
         alpha=32,
@@ -137,19 +139,31 @@ class AgentAdapterSettings:
     sft: SFTSettings = SFTSettings(lr=1e-3, epochs=1, micro_batch=1, grad_accum=8, max_length=1024)
 
     @classmethod
-    def default(cls, questions: int, reading_questions: int = 0, *, seed: int) -> "AgentAdapterSettings":
+    def default(
+        cls, questions: int, reading_questions: int = 0, *, seed: int, context_memories: tuple[str, ...] = FUMEMORY_ONLY
+    ) -> "AgentAdapterSettings":
         """The defaults (LoRA r 16 on every linear projection, lr 1e-3, batch 8, 1 epoch), seeded."""
-        return cls(
-            questions=questions, reading_questions=reading_questions, sft=dataclasses.replace(cls.sft, seed=seed)
-        )
+        sft = dataclasses.replace(cls.sft, seed=seed)
+        return cls(questions=questions, reading_questions=reading_questions, context_memories=context_memories, sft=sft)
 
     @classmethod
     def for_profile(cls, profile) -> "AgentAdapterSettings":
-        """The profile's adapter: its question counts, seeded by `agent_seed` (not `seed`)."""
-        return cls.default(profile.agent_adapter_questions, profile.agent_reading_questions, seed=profile.agent_seed)
+        """The profile's adapter: its question counts and memories, seeded by `agent_seed` (not `seed`)."""
+        return cls.default(
+            profile.agent_adapter_questions,
+            profile.agent_reading_questions,
+            seed=profile.agent_seed,
+            context_memories=profile.agent_context_memories,
+        )
+
+    def split(self, pool: list[HotpotRecord]) -> tuple[list[HotpotRecord], list[HotpotRecord]]:
+        """The questions of the full demonstrations, then those of the reading ones, from `pool`."""
+        end = self.questions + self.reading_questions
+        return pool[: self.questions], pool[self.questions : end]
 
     def key(self, llm: str, word_limit: int, question_ids: list[str], reading_ids: list[str]) -> str:
-        payload = {
+        memories = {} if self.context_memories == FUMEMORY_ONLY else {"context_memories": list(self.context_memories)}
+        payload = memories | {
             "llm": llm,
             "word_limit": word_limit,
             "questions": question_ids,
@@ -162,9 +176,8 @@ class AgentAdapterSettings:
 
 
 def train_agent_adapter(
-    records: list[HotpotRecord],
-    wiki: LocalWiki,
-    agent: Agent,
+    pool: list[HotpotRecord],
+    demonstrate: Callable[[list[HotpotRecord], list[HotpotRecord]], list[Demonstration]],
     *,
     llm_name: str,
     word_limit: int,
@@ -175,20 +188,22 @@ def train_agent_adapter(
 ) -> Path:
     """Train the adapter and save it (PEFT format + manifest.json) under `out_dir`/agent_adapter-<key>.
 
-    An adapter with the same key already on disk is reused. The folder is written under a
+    `demonstrate(full, reading)` gives the demonstrations of the settings' questions from `pool`
+    (the workspace plays them: `Workspace.agent_demonstrations`). An adapter with the same key
+    already on disk is reused without playing them. The folder is written under a
     temporary name and renamed when complete, so an interrupted run never leaves a partial
     adapter that a later notebook would load.
     """
     from l2m.models.llm import TransformersChatModel
     from l2m.training.sft import train_lora_sft
 
-    chosen = records[: settings.questions]
-    reading = records[settings.questions : settings.questions + settings.reading_questions]
+    chosen, reading = settings.split(pool)
     ids, reading_ids = [r.id for r in chosen], [r.id for r in reading]
     target = out_dir / f"agent_adapter-{settings.key(llm_name, word_limit, ids, reading_ids)}"
     if (target / "manifest.json").is_file():
         return target
-    demos = build_demonstrations(chosen, wiki, agent, word_limit, forbidden_ids=forbidden_ids, reading_records=reading)
+    check_training_pool(chosen + reading, forbidden_ids)
+    demos = demonstrate(chosen, reading)
     base = TransformersChatModel(llm_name, dtype="float32")
     # Weights and LoRA stay fp32; matmuls run in bf16 only where this CPU measures bf16 faster.
     measured = choose_device("auto").dtype
@@ -199,19 +214,20 @@ def train_agent_adapter(
     )
     seconds = time.perf_counter() - start
     manifest = {
-            "artifact": "agent_adapter",
-            "llm": llm_name,
-            "word_limit": word_limit,
-            "question_ids": ids,
-            "reading_question_ids": reading_ids,
-            "examples": len(demos),
-            "lora": settings.lora.as_dict(),
-            "sft": settings.sft.as_dict(),
-            "autocast": str(autocast) if autocast else None,
-            "demo_version": DEMO_VERSION,
-            "losses": [round(x, 4) for x in losses],
-            "train_seconds": round(seconds, 1),
-            **provenance,
+        "artifact": "agent_adapter",
+        "llm": llm_name,
+        "word_limit": word_limit,
+        "question_ids": ids,
+        "reading_question_ids": reading_ids,
+        "context_memories": list(settings.context_memories),
+        "examples": len(demos),
+        "lora": settings.lora.as_dict(),
+        "sft": settings.sft.as_dict(),
+        "autocast": str(autocast) if autocast else None,
+        "demo_version": DEMO_VERSION,
+        "losses": [round(x, 4) for x in losses],
+        "train_seconds": round(seconds, 1),
+        **provenance,
     }
     with staged_folder(target, manifest) as staging:
         peft_model.save_pretrained(staging)

@@ -64,6 +64,9 @@ class Profile:
     agent_adapter_questions: int = 0
     # Further training-pool questions that add only the final, answer-naming THINK example.
     agent_reading_questions: int = 0
+    # The memory methods whose contexts the adapter's demonstrations show, in rotation over the
+    # questions (question i: memory i mod M; l2m.agent_tuning).
+    agent_context_memories: tuple[str, ...] = ("FUMemory",)
     # Seed of the agent adapter's training, apart from `seed`: a seed study varies the memories
     # and their training while every method keeps the same reader (the paper's agent is a fixed
     # pretrained model; retraining the adapter takes about an hour at the cpu profile).

@@ -19,6 +19,7 @@ only after the script, as the reader that answers from its memory.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
 from l2m.agent import Agent
@@ -30,6 +31,14 @@ from l2m.memory.base import EMPTY_CONTEXT, Memory, Recall
 POLICIES = ("agent", "scripted")
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A scripted step: the action taken and the thought stored in memory before it."""
+
+    action: str
+    thought: str = ""
+
+
 def scripted_searches(record: HotpotRecord, count: int) -> list[str]:
     """The scripted policy's actions: Search the gold titles in order of first mention, then the
     distractor titles in the order of the record's context; the first `count` of them."""
@@ -38,9 +47,10 @@ def scripted_searches(record: HotpotRecord, count: int) -> list[str]:
 
 
 def play_episode(
-    record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: Memory | None, script: Sequence[str] = ()
+    record: HotpotRecord, env: HotpotQAEnv, agent: Agent, memory: Memory | None, script: Sequence[Turn] = ()
 ) -> Operation[dict]:
-    """The episode as an Operation; `script` holds the actions of the first steps (scripted policy)."""
+    """The episode as an Operation; `script` holds the turns of the first steps, which replace the
+    agent's (the scripted policy; the agent adapter's demonstrations)."""
     if agent.uses_memory and memory is None:
         raise ValueError(f"a {agent.kind} agent needs a memory")
     started = time.perf_counter()
@@ -57,7 +67,7 @@ def play_episode(
         step["recall"], step["context"] = recall.record, recall.context
         if k <= len(script):
             step["scripted"] = True
-            thought, action_text = "", script[k - 1]
+            thought, action_text = script[k - 1].thought, script[k - 1].action
         else:
             thought, action_text = yield from agent_turn(agent, record.question, recall.context, step["llm_calls"])
         if memory is not None:

@@ -20,13 +20,20 @@ from typing import Callable
 import pandas as pd
 
 from l2m.agent import Agent
-from l2m.agent_tuning import AgentAdapterSettings, train_agent_adapter
+from l2m.agent_tuning import (
+    AgentAdapterSettings,
+    Demonstration,
+    demonstration_episode,
+    episode_demonstrations,
+    rotation,
+    train_agent_adapter,
+)
 from l2m.artifacts import check_artifact
 from l2m.config import REPO_ROOT, Profile
 from l2m.data.hotpotqa import HotpotRecord, load_splits
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
-from l2m.episode import POLICIES, play_episode, scripted_searches
+from l2m.episode import POLICIES, Turn, play_episode, scripted_searches
 from l2m.episode_log import EpisodeLog
 from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
@@ -129,17 +136,50 @@ class Workspace:
         if not self.profile.agent_adapter_questions:
             return None
         settings = AgentAdapterSettings.for_profile(self.profile)
-        return self.checked(train_agent_adapter(
-            self.splits["train"],
-            self.wiki,
-            Agent.from_profile(self.profile),
-            llm_name=self.profile.llm,
-            word_limit=self.profile.memory_word_limit,
-            settings=settings,
-            forbidden_ids=self.test_ids,
-            out_dir=self.run_dir / "artifacts",
-            provenance=self.provenance,
-        ))
+        return self.checked(
+            train_agent_adapter(
+                self.splits["train"],
+                self.agent_demonstrations,
+                llm_name=self.profile.llm,
+                word_limit=self.profile.memory_word_limit,
+                settings=settings,
+                forbidden_ids=self.test_ids,
+                out_dir=self.run_dir / "artifacts",
+                provenance=self.provenance,
+            )
+        )
+
+    def agent_demonstrations(self, full: list[HotpotRecord], reading: list[HotpotRecord]) -> list[Demonstration]:
+        """The agent adapter's demonstrations: every step of the gold episodes of `full`, the final
+        THINK step of those of `reading`.
+
+        Question i of full + reading plays with the memory agent_context_memories[i mod M]; the
+        episodes play in lockstep, so the memories' LLM calls (base model) share batches. Each
+        finished episode is logged at once to runs/<profile>/demonstrations/<config>/episodes.jsonl
+        (<config> as for episodes_dir, without the adapter), so an interrupted run resumes.
+        """
+        records = [*full, *reading]
+        methods = [get_method(name) for name in rotation(self.profile.agent_context_memories, len(records))]
+        if not_memories := sorted({m.name for m in methods if m.build is None}):
+            raise ValueError(f"agent_context_memories names methods without a memory: {', '.join(not_memories)}")
+        log = EpisodeLog(self._config_folder("demonstrations", self.profile.episode_config()) / "episodes.jsonl")
+        seed, agent = self.profile.seed, Agent.from_profile(self.profile)
+        todo = [(r, m) for r, m in zip(records, methods) if (m.name, r.id, seed) not in log]
+        run_lockstep(
+            (demonstration_episode(r, self.new_env, agent, m.make_memory(self)) for r, m in todo),
+            # Every step is scripted: only the memories ask, and the adapter being built is not needed.
+            RoleModels(self, agent=self.llm),
+            max_live=self.profile.live_episodes,
+            on_done=lambda index, episode: log.append({"method": todo[index][1].name, "seed": seed} | episode),
+            total=len(todo),
+            description="demonstration episodes",
+        )
+        episodes = [log.rows[(m.name, r.id, seed)] for r, m in zip(records, methods)]
+        return [
+            demo
+            for i, episode in enumerate(episodes)
+            for demo in episode_demonstrations(episode, agent, reading_only=i >= len(full))
+        ]
 
     @cached_property
     def agent_llm(self) -> ChatModel:
@@ -347,8 +387,12 @@ class Workspace:
         """
         adapter = self.agent_adapter
         config = self.profile.episode_config() | {"agent_adapter": adapter.name if adapter else None}
+        return self._config_folder("episodes", config)
+
+    def _config_folder(self, kind: str, config: dict) -> Path:
+        """runs/<profile>/<kind>/<hash of config>/, with config.json saying what the hash stands for."""
         text = json.dumps(config, sort_keys=True, default=str, indent=2)
-        folder = self.run_dir / "episodes" / hashlib.sha256(text.encode()).hexdigest()[:12]
+        folder = self.run_dir / kind / hashlib.sha256(text.encode()).hexdigest()[:12]
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "config.json").is_file():
             staging = folder / "config.json.tmp"
@@ -360,7 +404,9 @@ class Workspace:
         """Episodes of method `name` on `records` (see run_methods)."""
         return self.run_methods([name], records, policy)[name]
 
-    def run_methods(self, names: list[str], records: list[HotpotRecord], policy: str = "agent") -> dict[str, list[dict]]:
+    def run_methods(
+        self, names: list[str], records: list[HotpotRecord], policy: str = "agent"
+    ) -> dict[str, list[dict]]:
         """Episodes of every method in `names` on `records`, with the profile's seed, resumable.
 
         All missing (method, question) episodes play in one lockstep pool, so the agent calls of
@@ -378,19 +424,20 @@ class Workspace:
         methods = [get_method(name) for name in names]
         seed = self.profile.seed
         suffix = ".scripted" if policy == "scripted" else ""
-        logs = {
-            m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}{suffix}.jsonl") for m in methods
-        }
+        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}{suffix}.jsonl") for m in methods}
         todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
         agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
 
         def finished(index: int, episode: dict) -> None:
             method = todo[index][0].name
-            logs[method].append({"method": method, "seed": seed, "profile": self.profile.name, "policy": policy} | episode)
+            logs[method].append(
+                {"method": method, "seed": seed, "profile": self.profile.name, "policy": policy} | episode
+            )
 
         def episode(method, record: HotpotRecord):
             env = self.new_env(method.max_steps)
-            script = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
+            searches = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
+            script = [Turn(action) for action in searches]
             return play_episode(record, env, agents[method.name], method.make_memory(self), script)
 
         run_lockstep(
