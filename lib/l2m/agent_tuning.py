@@ -40,6 +40,7 @@ import torch
 from l2m.agent import Agent
 from l2m.artifacts import content_key, staged_folder
 from l2m.calls import LLMRequest, Operation
+from l2m.config import FUMEMORY_ONLY
 from l2m.data.hotpotqa import HotpotRecord
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.episode import Turn, play_episode
@@ -49,9 +50,6 @@ from l2m.training.sft import LoraSettings, SFTExample, SFTSettings
 
 # Bump when the demonstrations change, so that an adapter trained on older ones is not reused.
 DEMO_VERSION = 2
-# The first design's contexts. Its adapters predate the choice of memories, so their key leaves
-# the choice out and the committed ones stay valid.
-FUMEMORY_ONLY = ("FUMemory",)
 
 
 def search_thought(title: str) -> str:
@@ -162,6 +160,8 @@ class AgentAdapterSettings:
         return pool[: self.questions], pool[self.questions : end]
 
     def key(self, llm: str, word_limit: int, question_ids: list[str], reading_ids: list[str]) -> str:
+        # FUMemory-only adapters predate the choice of memories: their key leaves it out, so the
+        # committed ones stay valid.
         memories = {} if self.context_memories == FUMEMORY_ONLY else {"context_memories": list(self.context_memories)}
         payload = memories | {
             "llm": llm,

@@ -23,6 +23,8 @@ SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 E5_BASE = "intfloat/e5-base-v2"
+# The agent adapter's first design: demonstrations with FUMemory's contexts only (l2m.agent_tuning).
+FUMEMORY_ONLY = ("FUMemory",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +68,7 @@ class Profile:
     agent_reading_questions: int = 0
     # The memory methods whose contexts the adapter's demonstrations show, in rotation over the
     # questions (question i: memory i mod M; l2m.agent_tuning).
-    agent_context_memories: tuple[str, ...] = ("FUMemory",)
+    agent_context_memories: tuple[str, ...] = FUMEMORY_ONLY
     # Seed of the agent adapter's training, apart from `seed`: a seed study varies the memories
     # and their training while every method keeps the same reader (the paper's agent is a fixed
     # pretrained model; retraining the adapter takes about an hour at the cpu profile).
