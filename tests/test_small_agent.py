@@ -3,6 +3,7 @@
 import pytest
 
 from conftest import HashingEncoder, ScriptedChatModel, raw_record
+from l2m import workspace as workspace_module
 from l2m.actions import ACTION_CONSTRAINT, parse_action
 from l2m.agent import Agent
 from l2m.agent_tuning import (
@@ -14,7 +15,7 @@ from l2m.agent_tuning import (
     train_agent_adapter,
 )
 from l2m.calls import run_without_llm
-from l2m.config import SMOLLM2, get_profile
+from l2m.config import BASELINES, SMOLLM2, get_profile
 from l2m.data.hotpotqa import parse_record
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
@@ -22,6 +23,7 @@ from l2m.memory.full import FUMemory
 from l2m.models import Sampling
 from l2m.success import is_success
 from l2m.training.sft import IGNORE, SFTExample, collate, encode_example
+from l2m.workspace import Workspace
 
 
 def test_profiles_constrain_the_small_agent_only():
@@ -29,6 +31,9 @@ def test_profiles_constrain_the_small_agent_only():
     assert Agent.from_profile(get_profile("paper")).act.constraint is None
     assert Agent.from_profile(get_profile("cpu"), constrained=False).act.constraint is None
     assert get_profile("paper").agent_adapter_questions == 0
+    # The cpu reader learns from every memory's contexts (the pilot); smoke keeps FUMemory's alone.
+    assert get_profile("cpu").agent_context_memories == (*BASELINES, "Ours-def")
+    assert get_profile("smoke").agent_context_memories == ("FUMemory",)
 
 
 @pytest.mark.model
@@ -200,6 +205,20 @@ def test_the_adapter_follows_agent_seed_not_the_seed_of_a_study():
     cpu = get_profile("cpu")
     assert AgentAdapterSettings.for_profile(cpu.replace(seed=2)) == AgentAdapterSettings.for_profile(cpu)
     assert AgentAdapterSettings.for_profile(cpu.replace(agent_seed=2)).sft.seed == 2
+
+
+def test_a_seed_study_shares_the_adapter_trained_under_agent_seed(monkeypatch, tmp_path):
+    demonstrating_seeds = []
+
+    def train(pool, demonstrate, **settings):
+        demonstrating_seeds.append(demonstrate.__self__.profile.seed)
+        return tmp_path / "adapter"
+
+    monkeypatch.setattr(workspace_module, "train_agent_adapter", train)
+    monkeypatch.setattr(Workspace, "checked", lambda self, folder: folder)
+    study = Workspace(get_profile("cpu").replace(seed=2), run_dir=tmp_path)
+    assert study.agent_adapter == tmp_path / "adapter"
+    assert demonstrating_seeds == [0]
 
 
 def episode(answer, reward, context):

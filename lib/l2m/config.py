@@ -23,8 +23,14 @@ SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 E5_BASE = "intfloat/e5-base-v2"
+# The nine memories in the order of the paper's Table 1, then the two MemEngine extras
+# (l2m.methods builds them; they live here because profiles name them).
+BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")
 # The agent adapter's first design: demonstrations with FUMemory's contexts only (l2m.agent_tuning).
 FUMEMORY_ONLY = ("FUMemory",)
+# Demonstrations that rotate over every baseline and the adaptive memory, so the reader learns to
+# finish from each memory's format (README, "The small agent": the cpu pilot).
+EVERY_MEMORY = (*BASELINES, "Ours-def")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +204,10 @@ PROFILES: dict[str, Profile] = {
         think_max_tokens=64,
         agent_adapter_questions=64,
         agent_reading_questions=192,
+        # The pilot (README, "The small agent"): with FUMemory's contexts alone the reader never
+        # finished an Ours-def episode (0/96 answered); rotating over every memory it answered
+        # 90/96 while FUMemory's EM stayed inside the noise (19/96 -> 21/96).
+        agent_context_memories=EVERY_MEMORY,
         merge_max_tokens=128,
         offpolicy_questions=128,
         # One reflection prompt holds a whole page (about 1,400 tokens): cap the calls.

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+# BASELINES is defined with the profiles, which name it; the notebooks import it from here.
+from l2m.config import BASELINES as BASELINES
 from l2m.memory.base import Memory
 from l2m.memory.baselines import (
     FUMemory,
@@ -96,8 +98,6 @@ ABLATIONS = {
     ),
 }
 METHODS |= {name: Method(name, build) for name, build in ABLATIONS.items()}
-# The nine memories in the order of the paper's Table 1, then the two MemEngine extras.
-BASELINES = ("FUMemory", "LTMemory", "STMemory", "GAMemory", "MBMemory", "SCMemory", "MTMemory", "MGMemory", "RFMemory")
 
 
 def register(method: Method) -> None:

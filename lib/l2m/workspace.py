@@ -132,9 +132,15 @@ class Workspace:
 
     @cached_property
     def agent_adapter(self) -> Path | None:
-        """The task-tuned agent adapter of the profile (trained once, then reused), or None."""
+        """The task-tuned agent adapter of the profile (trained once, then reused), or None.
+
+        Every seed shares the adapter of `agent_seed`, whose demonstrations play under that seed.
+        """
         if not self.profile.agent_adapter_questions:
             return None
+        if self.profile.seed != self.profile.agent_seed:
+            adapter_profile = self.profile.replace(seed=self.profile.agent_seed)
+            return Workspace(adapter_profile, self.run_dir, self.extra_records).agent_adapter
         settings = AgentAdapterSettings.for_profile(self.profile)
         return self.checked(
             train_agent_adapter(
