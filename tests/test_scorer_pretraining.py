@@ -180,7 +180,7 @@ def test_saved_folder_round_trips_without_pickles_and_is_reused(trained_folder, 
 
 
 def test_pretraining_refuses_test_questions(records, tmp_path):
-    with pytest.raises(ValueError, match="test questions"):
+    with pytest.raises(ValueError, match="are test questions; the scorers learn from the training pool only"):
         pretrain_scorers(HashingEncoder(), records, tmp_path, FAST, forbidden_ids={records[0].id})
 
 

@@ -8,7 +8,6 @@ from l2m.actions import ACTION_CONSTRAINT, parse_action
 from l2m.agent import Agent
 from l2m.agent_tuning import (
     AgentAdapterSettings,
-    check_training_pool,
     demonstration_episode,
     episode_demonstrations,
     rotation,
@@ -16,7 +15,7 @@ from l2m.agent_tuning import (
 )
 from l2m.calls import run_without_llm
 from l2m.config import BASELINES, SMOLLM2, get_profile
-from l2m.data.hotpotqa import parse_record
+from l2m.data.hotpotqa import check_training_pool, parse_record
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.env.wiki import LocalWiki
 from l2m.memory.full import FUMemory
@@ -97,15 +96,15 @@ def test_reading_demonstration_is_the_final_thought_with_the_full_memory(records
 
 def test_no_demonstration_from_a_test_question(records, tmp_path):
     train, test = records
-    check_training_pool([train], forbidden_ids={"test1"})
-    with pytest.raises(ValueError, match="test1 is a test question"):
-        check_training_pool([train, test], forbidden_ids={"test1"})
+    check_training_pool([train], {"test1"}, "demonstrations")
+    with pytest.raises(ValueError, match="test1 are test questions; demonstrations learn"):
+        check_training_pool([train, test], {"test1"}, "demonstrations")
 
     def demonstrate(full, reading):
         raise AssertionError("no demonstration may be played for a test question")
 
     settings = AgentAdapterSettings.default(1, 1, seed=0)
-    with pytest.raises(ValueError, match="test1 is a test question"):
+    with pytest.raises(ValueError, match="test1 are test questions"):
         train_agent_adapter(
             [train, test],
             demonstrate,

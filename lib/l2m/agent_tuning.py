@@ -41,7 +41,7 @@ from l2m.agent import Agent
 from l2m.artifacts import content_key, staged_folder
 from l2m.calls import LLMRequest, Operation
 from l2m.config import FUMEMORY_ONLY
-from l2m.data.hotpotqa import HotpotRecord
+from l2m.data.hotpotqa import HotpotRecord, check_training_pool
 from l2m.env.hotpotqa import HotpotQAEnv
 from l2m.episode import Turn, play_episode
 from l2m.memory.base import Memory
@@ -102,13 +102,6 @@ def episode_demonstrations(episode: dict, agent: Agent, *, reading_only: bool = 
             Demonstration(episode["question_id"], step["step"], "act", _example(act, action)),
         ]
     return [d for d in demos if d.stage == "think"][-1:] if reading_only else demos
-
-
-def check_training_pool(records: list[HotpotRecord], forbidden_ids: set[str]) -> None:
-    """Refuse any record whose id is in `forbidden_ids` (the test questions)."""
-    for record in records:
-        if record.id in forbidden_ids:
-            raise ValueError(f"record {record.id} is a test question; demonstrations come from the training pool only")
 
 
 def rotation(memories: tuple[str, ...], count: int) -> list[str]:
@@ -202,7 +195,7 @@ def train_agent_adapter(
     target = out_dir / f"agent_adapter-{settings.key(llm_name, word_limit, ids, reading_ids)}"
     if (target / "manifest.json").is_file():
         return target
-    check_training_pool(chosen + reading, forbidden_ids)
+    check_training_pool(chosen + reading, forbidden_ids, "the agent adapter's demonstrations")
     demos = demonstrate(chosen, reading)
     base = TransformersChatModel(llm_name, dtype="float32")
     # Weights and LoRA stay fp32; matmuls run in bf16 only where this CPU measures bf16 faster.

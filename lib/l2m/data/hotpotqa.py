@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from l2m.config import DATA_DIR
 
@@ -179,6 +179,14 @@ def _check_unique_ids(records: list[HotpotRecord], source: str) -> None:
         if rec.id in seen:
             raise DataError(f"{source}: record {i} (_id={rec.id!r}): field '_id' repeats record {seen[rec.id]}")
         seen[rec.id] = i
+
+
+def check_training_pool(records: Iterable[HotpotRecord], forbidden_ids: Collection[str], learner: str) -> None:
+    """Refuse records whose id is in `forbidden_ids` (the test questions): `learner` sees the training pool only."""
+    if leaked := [r.id for r in records if r.id in forbidden_ids]:
+        raise ValueError(
+            f"records {', '.join(leaked[:3])} are test questions; {learner} learn from the training pool only"
+        )
 
 
 class UnknownSplitError(ValueError):

@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 
 from l2m.artifacts import CONFIG_FILE, content_key, load_config, load_module_state, save_module
 from l2m.calls import Operation
-from l2m.data.hotpotqa import HotpotRecord
+from l2m.data.hotpotqa import HotpotRecord, check_training_pool
 from l2m.memory.base import memory_request
 from l2m.memory.judge import Parsed, parse_number
 from l2m.models.llm import ChatModel, Sampling
@@ -531,7 +531,9 @@ def zero_shot_emotion(
 ) -> tuple[float, float]:
     """(MSE, IFR) of the LLM's 8 intensities; an unparseable reply scores U(0,1) per emotion."""
     prompts = [EMOTION_PROMPT.format(text=e.text) for e in examples]
-    replies = answer_prompts(llm, "emotion", prompts, Sampling(64, 0.0, seed=seed), max_live=max_live, description="zero-shot emotion")
+    replies = answer_prompts(
+        llm, "emotion", prompts, Sampling(64, 0.0, seed=seed), max_live=max_live, description="zero-shot emotion"
+    )
     parsed = [parse_emotions(reply) for reply in replies]
     predicted = torch.tensor(
         [rng.uniform(size=len(EMOTIONS)).tolist() if p.used_fallback else p.value for p in parsed], dtype=torch.float32
@@ -621,8 +623,7 @@ def pretrain_scorers(
     A folder with the same key (encoder, settings, dataset version, record ids) is reused without
     training. Refuses records whose id is in `forbidden_ids` (the test questions).
     """
-    if leaked := [r.id for r in records if r.id in forbidden_ids]:
-        raise ValueError(f"records {leaked[:3]} are test questions; the scorers train on the training pool only")
+    check_training_pool(records, forbidden_ids, "the scorers")
     target = Path(out_dir) / f"scorers-{scorers_key(encoder.name, records, settings)}"
     if (target / CONFIG_FILE).is_file():
         return target
