@@ -5,7 +5,9 @@ import json
 import pytest
 
 from conftest import HashingEncoder, ScriptedChatModel
+from l2m.agent import Agent
 from l2m.config import get_profile
+from l2m.memory.full import FUMemory
 from l2m.models.llm import EndpointError
 from l2m.workspace import Workspace
 
@@ -56,6 +58,24 @@ def test_an_endpoint_that_dies_keeps_the_finished_episodes(tmp_path):
     assert len(log.read_text().splitlines()) == len(records)
 
 
+def test_logged_plays_resume_and_a_second_call_asks_no_llm(tmp_path):
+    ws = workspace(tmp_path, DyingModel(agent_reply, calls_before_death=5))
+    records = ws.splits["test_easy"][:3]
+    agent = Agent.from_profile(ws.profile)
+
+    def play():
+        return ws.play(records, agent, lambda record: FUMemory(), agent_llm=ws.agent_llm, log_as="00a-demo")
+
+    with pytest.raises(EndpointError):
+        play()
+    assert len((ws.episodes_dir / "00a-demo.jsonl").read_text().splitlines()) == 1
+    ws.agent_llm = ScriptedChatModel(agent_reply)
+    episodes = play()
+    assert [e["question_id"] for e in episodes] == [r.id for r in records]
+    assert {e["method"] for e in episodes} == {"00a-demo"} and ws.agent_llm.calls == 4 * 2
+    assert play() == episodes and ws.agent_llm.calls == 4 * 2
+
+
 def without_timings(value):
     if isinstance(value, dict):
         return {k: without_timings(v) for k, v in value.items() if k not in TIMING_FIELDS}
@@ -75,7 +95,9 @@ def test_two_runs_with_one_seed_write_identical_rows(tmp_path):
     for method in methods:
         for row in a[method] + b[method]:
             assert row["seed"] == 0 and row["profile"] == "smoke"
-        assert json.dumps(without_timings(a[method]), sort_keys=True) == json.dumps(without_timings(b[method]), sort_keys=True)
+        assert json.dumps(without_timings(a[method]), sort_keys=True) == json.dumps(
+            without_timings(b[method]), sort_keys=True
+        )
     # The result rows (accuracy and memory columns; the timing columns are the wall clock's).
     tables = [ws.summary_table({(m,): r[m] for m in methods}, ["method"]) for ws, r in runs]
     columns = [c for c in tables[0].columns if not c.startswith("sec_")]

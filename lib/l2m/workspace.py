@@ -202,17 +202,37 @@ class Workspace:
         agent_llm: ChatModel | None = None,
         max_steps: int | None = None,
         description: str = "episodes",
-        on_done: Callable[[int, dict], None] | None = None,
+        log_as: str | None = None,
     ) -> list[dict]:
         """Play one episode per record in lockstep; returns the episode logs in record order.
 
-        `on_done(index, episode)` runs as each episode finishes (run_method logs it there).
+        With `log_as`, each finished episode is appended at once to
+        runs/<profile>/episodes/<config>/<log_as>.jsonl (its "method"), and a rerun plays only
+        the records missing there, as run_methods does for the registered methods.
         """
+        if log_as is None:
+            return self._play_pool(records, agent, make_memory, agent_llm, max_steps, description)
+        seed = self.profile.seed
+        log = EpisodeLog(self.episodes_dir / f"{log_as}.jsonl")
+        todo = [r for r in records if (log_as, r.id, seed) not in log]
+        self._play_pool(
+            todo,
+            agent,
+            make_memory,
+            agent_llm,
+            max_steps,
+            description,
+            on_done=lambda index, episode: log.append(
+                {"method": log_as, "seed": seed, "profile": self.profile.name, "policy": "agent"} | episode
+            ),
+        )
+        return [log.rows[(log_as, r.id, seed)] for r in records]
+
+    def _play_pool(self, records, agent, make_memory, agent_llm, max_steps, description, on_done=None) -> list[dict]:
         operations = (play_episode(r, self.new_env(max_steps), agent, make_memory(r)) for r in records)
-        models = RoleModels(self, agent=agent_llm)
         return run_lockstep(
             operations,
-            models,
+            RoleModels(self, agent=agent_llm),
             max_live=self.profile.live_episodes,
             total=len(records),
             description=description,
