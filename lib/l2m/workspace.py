@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,7 @@ from l2m.agent_tuning import (
     train_agent_adapter,
 )
 from l2m.artifacts import check_artifact
+from l2m.calls import Operation
 from l2m.config import REPO_ROOT, Profile
 from l2m.data.hotpotqa import HotpotRecord, load_splits
 from l2m.env.hotpotqa import HotpotQAEnv
@@ -86,6 +87,21 @@ class RoleModels(Mapping):
 
     def __len__(self) -> int:
         return 2
+
+
+@dataclass(frozen=True)
+class LoggedEpisode:
+    """One episode to play unless its log holds it: the row header (method and seed name its key),
+    and how to start it."""
+
+    log: EpisodeLog
+    header: dict
+    record: HotpotRecord
+    start: Callable[[], Operation]
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.header["method"], self.record.id, self.header["seed"]
 
 
 @dataclass
@@ -169,18 +185,18 @@ class Workspace:
         if not_memories := sorted({m.name for m in methods if m.build is None}):
             raise ValueError(f"agent_context_memories names methods without a memory: {', '.join(not_memories)}")
         log = EpisodeLog(self._config_folder("demonstrations", self.profile.episode_config()) / "episodes.jsonl")
-        seed, agent = self.profile.seed, Agent.from_profile(self.profile)
-        todo = [(r, m) for r, m in zip(records, methods) if (m.name, r.id, seed) not in log]
-        run_lockstep(
-            (demonstration_episode(r, self.new_env, agent, m.make_memory(self)) for r, m in todo),
-            # Every step is scripted: only the memories ask, and the adapter being built is not needed.
-            RoleModels(self, agent=self.llm),
-            max_live=self.profile.live_episodes,
-            on_done=lambda index, episode: log.append({"method": todo[index][1].name, "seed": seed} | episode),
-            total=len(todo),
-            description="demonstration episodes",
-        )
-        episodes = [log.rows[(m.name, r.id, seed)] for r, m in zip(records, methods)]
+        agent = Agent.from_profile(self.profile)
+
+        def demonstration(record: HotpotRecord, method) -> Operation:
+            return demonstration_episode(record, self.new_env, agent, method.make_memory(self))
+
+        seed = self.profile.seed
+        jobs = [
+            LoggedEpisode(log, {"method": m.name, "seed": seed}, r, partial(demonstration, r, m))
+            for r, m in zip(records, methods)
+        ]
+        # Every step is scripted: only the memories ask, and the adapter being built is not needed.
+        episodes = self._play_logged(jobs, RoleModels(self, agent=self.llm), "demonstration episodes")
         return [
             demo
             for i, episode in enumerate(episodes)
@@ -210,34 +226,38 @@ class Workspace:
         runs/<profile>/episodes/<config>/<log_as>.jsonl (its "method"), and a rerun plays only
         the records missing there, as run_methods does for the registered methods.
         """
-        if log_as is None:
-            return self._play_pool(records, agent, make_memory, agent_llm, max_steps, description)
-        seed = self.profile.seed
-        log = EpisodeLog(self.episodes_dir / f"{log_as}.jsonl")
-        todo = [r for r in records if (log_as, r.id, seed) not in log]
-        self._play_pool(
-            todo,
-            agent,
-            make_memory,
-            agent_llm,
-            max_steps,
-            description,
-            on_done=lambda index, episode: log.append(
-                {"method": log_as, "seed": seed, "profile": self.profile.name, "policy": "agent"} | episode
-            ),
-        )
-        return [log.rows[(log_as, r.id, seed)] for r in records]
+        models = RoleModels(self, agent=agent_llm)
 
-    def _play_pool(self, records, agent, make_memory, agent_llm, max_steps, description, on_done=None) -> list[dict]:
-        operations = (play_episode(r, self.new_env(max_steps), agent, make_memory(r)) for r in records)
-        return run_lockstep(
-            operations,
-            RoleModels(self, agent=agent_llm),
-            max_live=self.profile.live_episodes,
-            total=len(records),
-            description=description,
-            on_done=on_done,
+        def episode(record: HotpotRecord) -> Operation:
+            return play_episode(record, self.new_env(max_steps), agent, make_memory(record))
+
+        if log_as is None:
+            return run_lockstep(
+                (episode(r) for r in records),
+                models,
+                max_live=self.profile.live_episodes,
+                total=len(records),
+                description=description,
+            )
+        log = EpisodeLog(self.episodes_dir / f"{log_as}.jsonl")
+        header = {"method": log_as, "seed": self.profile.seed, "profile": self.profile.name, "policy": "agent"}
+        return self._play_logged(
+            [LoggedEpisode(log, header, r, partial(episode, r)) for r in records], models, description
         )
+
+    def _play_logged(self, jobs: list[LoggedEpisode], models: RoleModels, description: str) -> list[dict]:
+        """Each job's logged episode, in job order: the jobs missing from their log play in one
+        lockstep pool, and each is appended to its log (header | episode) as soon as it finishes."""
+        todo = [job for job in jobs if job.key not in job.log]
+        run_lockstep(
+            (job.start() for job in todo),
+            models,
+            max_live=self.profile.live_episodes,
+            on_done=lambda index, episode: todo[index].log.append(todo[index].header | episode),
+            total=len(todo),
+            description=description,
+        )
+        return [job.log.rows[job.key] for job in jobs]
 
     @cached_property
     def encoder(self) -> Encoder:
@@ -448,33 +468,23 @@ class Workspace:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         methods = [get_method(name) for name in names]
-        seed = self.profile.seed
         suffix = ".scripted" if policy == "scripted" else ""
         logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}{suffix}.jsonl") for m in methods}
-        todo = [(m, r) for m in methods for r in records if (m.name, r.id, seed) not in logs[m.name]]
         agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
 
-        def finished(index: int, episode: dict) -> None:
-            method = todo[index][0].name
-            logs[method].append(
-                {"method": method, "seed": seed, "profile": self.profile.name, "policy": policy} | episode
-            )
+        def header(method) -> dict:
+            return {"method": method.name, "seed": self.profile.seed, "profile": self.profile.name, "policy": policy}
 
-        def episode(method, record: HotpotRecord):
+        def episode(method, record: HotpotRecord) -> Operation:
             env = self.new_env(method.max_steps)
             searches = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
             script = [Turn(action) for action in searches]
             return play_episode(record, env, agents[method.name], method.make_memory(self), script)
 
-        run_lockstep(
-            (episode(m, r) for m, r in todo),
-            RoleModels(self),
-            max_live=self.profile.live_episodes,
-            on_done=finished,
-            total=len(todo),
-            description=", ".join(names) if len(names) <= 3 else f"{len(names)} methods",
-        )
-        return {m.name: [logs[m.name].rows[(m.name, r.id, seed)] for r in records] for m in methods}
+        jobs = [LoggedEpisode(logs[m.name], header(m), r, partial(episode, m, r)) for m in methods for r in records]
+        description = ", ".join(names) if len(names) <= 3 else f"{len(names)} methods"
+        episodes = iter(self._play_logged(jobs, RoleModels(self), description))
+        return {m.name: [next(episodes) for _ in records] for m in methods}
 
     @cached_property
     def records_by_id(self) -> dict[str, HotpotRecord]:
