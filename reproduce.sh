@@ -2,7 +2,8 @@
 # The project's two commands.
 #
 #   ./reproduce.sh [--profile smoke|cpu|paper]   run every notebook in order with papermill into
-#                                                runs/<profile>/, regenerating figures/
+#                                                runs/<profile>/, regenerating figures/ and
+#                                                runs/<profile>/tables.md (the README's tables)
 #   ./reproduce.sh test                          unit tests + nbval over every notebook (smoke)
 #   ./reproduce.sh bless                         run the notebooks in the smoke profile and store
 #                                                the executed copies in notebooks/ (the outputs
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 mode=run
 profile=smoke
@@ -85,6 +86,9 @@ case "$mode" in
     sums=$(figure_sums "$profile")
     run_notebooks "runs/$profile" -p profile "$profile"
     echo "== profile $profile finished in $(( $(date +%s) - start )) s"
+    # The README's results tables, rendered from results.csv beside the paper's numbers.
+    "$PY" -m l2m.readme_tables --profile "$profile" > "runs/$profile/tables.md.tmp"
+    mv "runs/$profile/tables.md.tmp" "runs/$profile/tables.md"
     after=$(figure_sums "$profile")
     echo "== $(( $(cached_generations "$profile") - generations )) new LLM generations;" \
       "$(comm -13 <(echo "$sums" | sort) <(echo "$after" | sort) | wc -l) figures new or changed" \
