@@ -156,6 +156,17 @@ def test_workspace_demonstrations_show_each_memorys_context(tmp_path):
         ).agent_demonstrations(full, [])
 
 
+def test_workspace_demonstrations_load_no_llm_when_no_memory_asks(tmp_path):
+    from l2m.workspace import RoleModels, Workspace
+
+    ws = Workspace(get_profile("smoke").replace(agent_context_memories=("FUMemory",)), run_dir=tmp_path)
+    ws.encoder = HashingEncoder()
+    assert ws.agent_demonstrations(ws.splits["train"][:2], [])
+    assert "llm" not in vars(ws) and "agent_llm" not in vars(ws)
+    with pytest.raises(RuntimeError, match="scripted episode asked the agent"):
+        RoleModels(ws, scripted_agent=True)["agent"]
+
+
 def test_workspace_demonstrations_use_the_training_pool_only():
     from l2m.workspace import Workspace
 

@@ -68,12 +68,16 @@ class RoleModels(Mapping):
 
     "agent" (the profile's agent, or the one given), "memory" (the base LLM) and
     "aggregator:<adapter>+<adapter>" (the base LLM with those adapters of the run stacked).
+    With `scripted_agent`, every agent step is scripted: asking the agent role is an error, and
+    nothing is loaded for it.
     """
 
-    def __init__(self, ws: "Workspace", agent: ChatModel | None = None):
-        self.ws, self.agent = ws, agent
+    def __init__(self, ws: "Workspace", agent: ChatModel | None = None, *, scripted_agent: bool = False):
+        self.ws, self.agent, self.scripted_agent = ws, agent, scripted_agent
 
     def __getitem__(self, role: str) -> ChatModel:
+        if role == "agent" and self.scripted_agent:
+            raise RuntimeError("a scripted episode asked the agent role for a generation")
         if role == "agent":
             return self.agent or self.ws.agent_llm
         if role == "memory":
@@ -195,8 +199,8 @@ class Workspace:
             LoggedEpisode(log, {"method": m.name, "seed": seed}, r, partial(demonstration, r, m))
             for r, m in zip(records, methods)
         ]
-        # Every step is scripted: only the memories ask, and the adapter being built is not needed.
-        episodes = self._play_logged(jobs, RoleModels(self, agent=self.llm), "demonstration episodes")
+        # Every step is scripted: only the memories ask (the base LLM, loaded if one does).
+        episodes = self._play_logged(jobs, RoleModels(self, scripted_agent=True), "demonstration episodes")
         return [
             demo
             for i, episode in enumerate(episodes)
