@@ -67,3 +67,35 @@ def test_episode_logs_are_keyed_by_the_fields_that_shape_an_episode(tmp_path):
     assert Workspace(unrelated, run_dir=tmp_path).episodes_dir == folder
     assert Workspace(paper.replace(max_steps=4), run_dir=tmp_path).episodes_dir != folder
     assert Workspace(paper.replace(seed=1), run_dir=tmp_path).episodes_dir != folder
+
+
+def test_the_timing_pass_plays_each_method_alone_and_uncached(tmp_path):
+    from l2m.models import CachedChatModel, GenerationCache
+    from l2m.workspace import RoleModels
+
+    ws = Workspace(get_profile("smoke"), run_dir=tmp_path)
+    ws.encoder, ws.agent_adapter = HashingEncoder(), None
+    cache = GenerationCache(tmp_path / "cache.sqlite")
+    memory, agent = ScriptedChatModel(memory_reply), ScriptedChatModel(agent_reply)
+    ws.llm, ws.agent_llm = CachedChatModel(memory, cache), CachedChatModel(agent, cache)
+    assert RoleModels(ws, uncached=True)["memory"] is memory and RoleModels(ws)["memory"] is ws.llm
+    records, methods = ws.splits["test_easy"][:2], ["FUMemory", "LTMemory"]
+    played = ws.run_methods(methods, records)
+    assert max(agent.batches) == 4  # run_methods: one pool, the two methods' batches mixed
+    stored, calls, batches = len(cache), agent.calls, len(agent.batches)
+
+    timed = ws.timed_runs(methods, records)
+    assert agent.calls > calls and len(cache) == stored  # generated again, nothing stored
+    assert max(agent.batches[batches:]) == 2  # each method's two episodes in a pool of their own
+    for name in methods:
+        assert [e["answer"] for e in timed[name]] == [e["answer"] for e in played[name]]
+    # A rerun reads the pass's logs; a method whose pass was interrupted plays again from the start.
+    calls = agent.calls
+    assert ws.timed_runs(methods, records) == timed and agent.calls == calls
+    logged = tmp_path / "timing" / ws.episodes_dir.name / "LTMemory.jsonl"
+    logged.unlink()
+    logged.with_name("LTMemory.jsonl.partial").write_text('{"method": "LTMemory", "question_id": "cut')
+    assert [e["answer"] for e in ws.timed_runs(["LTMemory"], records)["LTMemory"]] == [
+        e["answer"] for e in played["LTMemory"]
+    ]
+    assert agent.calls > calls and logged.is_file() and not logged.with_name("LTMemory.jsonl.partial").exists()

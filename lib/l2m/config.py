@@ -114,6 +114,9 @@ class Profile:
     # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
     dtype: str = "auto"
     seed: int = 0
+    # Questions of the hardest test level that Table 3 times each method on, alone and uncached
+    # (notebook 06a; None: all the profile evaluates).
+    timing_questions: int | None = None
     # Seeds of notebook 06's seed study: the headline comparison repeated under each (issue 10: 3).
     study_seeds: tuple[int, ...] = (0, 1, 2)
 
@@ -177,9 +180,11 @@ PROFILES: dict[str, Profile] = {
         agent_adapter_questions=2,
         agent_reading_questions=2,
         merge_max_tokens=48,
-        offpolicy_questions=4,
-        scorer_seed_sentences=200,
-        scorer_records=100,
+        # Two sampling questions and a small scorer pretraining: notebook 06's seed study retrains
+        # every stage per seed, and at 4 questions it took 367 s of nbval, over issue 10's 5 min.
+        offpolicy_questions=2,
+        scorer_seed_sentences=100,
+        scorer_records=50,
         retrieval_epochs=20,
         reflection_chunk=4,
         # Reflection prompts hold a whole page; a few records exercise every step of it.
@@ -200,6 +205,9 @@ PROFILES: dict[str, Profile] = {
         # the dozen methods and three seeds of the tables affordable. The intervals say what
         # n = 32 costs.
         test_questions=32,
+        # Half of them: in notebook 01 the fourteen methods' hard trajectories came to about 3 h of
+        # LLM time for 32 questions each, and Table 3 plays them all again, uncached.
+        timing_questions=16,
         memory_word_limit=1024,
         think_max_tokens=64,
         agent_adapter_questions=64,

@@ -5,9 +5,10 @@
 
 Nothing is recomputed: each cell is a number a notebook recorded. Proportions carry their 95%
 Wilson interval and every row its n; an accuracy sits beside the paper's EM with Qwen-2.5 (the
-paper profile's model, l2m.paper_numbers) where the paper has that cell. Table 3 is the hardest
-level of Table 1, with each method's seconds per trajectory relative to FUMemory's, ours and the
-paper's; the seeds table is the spread of EM over the seeds notebook 06 ran.
+paper profile's model, l2m.paper_numbers) where the paper has that cell. Table 3 is notebook 06a's
+timing pass (each method alone, uncached, on the hardest level), with each method's seconds per
+trajectory relative to FUMemory's, ours and the paper's; the seeds table is the spread of EM over
+the seeds notebook 06 ran.
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ def accuracy_table(results: pd.DataFrame, table: str, seed: int = 0) -> pd.DataF
 
 
 def time_table(results: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Table 3: Table 1's hardest level, seconds per step and per trajectory and mean steps, each
+    """Table 3: the timing pass's seconds per step and per trajectory and mean steps, each
     trajectory's seconds relative to FUMemory's, beside the paper's (a GPU server)."""
-    rows = table_rows(results, "table1", seed)
+    rows = table_rows(results, "table3", seed)
     level = max(rows.index.get_level_values("level"), key=list(TEST_LEVELS).index)
     ours = rows.loc[level]
     theirs = paper_table3().reindex(ours.index)
@@ -93,6 +94,7 @@ def time_table(results: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
     shown = pd.DataFrame(
         {
+            "n": ours["n"].astype(int),
             "mean steps": ours["mean_steps"].map("{:.2f}".format),
             "s / step": ours["sec_per_step"].map("{:.2f}".format),
             "s / trajectory": ours["sec_per_traj"].map("{:.2f}".format),
@@ -148,17 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     path = get_profile(args.profile).run_dir / "results.csv"
     try:
         results = load_results(path)
-        tables = [args.table] if args.table else [t for t in TABLES if _has_rows(results, t)]
+        tables = [args.table] if args.table else [t for t in TABLES if (results["table"] == t).any()]
         print(f"From {path}:\n\n" + "\n\n".join(f"**{t}**\n\n{render(results, t, args.seed)}" for t in tables))
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def _has_rows(results: pd.DataFrame, table: str) -> bool:
-    source = "table1" if table == "table3" else table
-    return bool((results["table"] == source).any())
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from l2m.episode_log import EpisodeLog
 from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
-from l2m.models import ChatModel, Encoder, GenerationCache, Sampling, load_llm
+from l2m.models import CachedChatModel, ChatModel, Encoder, GenerationCache, Sampling, load_llm
 from l2m.offpolicy import (
     load_gate_into,
     reflection_settings,
@@ -60,6 +60,11 @@ from l2m.summary import summary_table
 TEST_LEVELS = {"easy": "test_easy", "medium": "test_medium", "hard": "test_hard"}
 
 
+def log_name(method: str) -> str:
+    """A method's episode log file name, without suffix ("/" in an ablation's name becomes "_")."""
+    return method.replace("/", "_")
+
+
 AGGREGATOR_ROLE = "aggregator:"
 
 
@@ -69,13 +74,20 @@ class RoleModels(Mapping):
     "agent" (the profile's agent, or the one given), "memory" (the base LLM) and
     "aggregator:<adapter>+<adapter>" (the base LLM with those adapters of the run stacked).
     With `scripted_agent`, every agent step is scripted: asking the agent role is an error, and
-    nothing is loaded for it.
+    nothing is loaded for it. With `uncached`, every role's model generates every request,
+    neither served from nor written to the generation cache (the timing pass of Table 3).
     """
 
-    def __init__(self, ws: "Workspace", agent: ChatModel | None = None, *, scripted_agent: bool = False):
-        self.ws, self.agent, self.scripted_agent = ws, agent, scripted_agent
+    def __init__(
+        self, ws: "Workspace", agent: ChatModel | None = None, *, scripted_agent: bool = False, uncached: bool = False
+    ):
+        self.ws, self.agent, self.scripted_agent, self.uncached = ws, agent, scripted_agent, uncached
 
     def __getitem__(self, role: str) -> ChatModel:
+        model = self._resolve(role)
+        return model.inner if self.uncached and isinstance(model, CachedChatModel) else model
+
+    def _resolve(self, role: str) -> ChatModel:
         if role == "agent" and self.scripted_agent:
             raise RuntimeError("a scripted episode asked the agent role for a generation")
         if role == "agent":
@@ -473,22 +485,51 @@ class Workspace:
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         methods = [get_method(name) for name in names]
         suffix = ".scripted" if policy == "scripted" else ""
-        logs = {m.name: EpisodeLog(self.episodes_dir / f"{m.name.replace('/', '_')}{suffix}.jsonl") for m in methods}
-        agents = {m.name: Agent.from_profile(self.profile, m.agent_kind) for m in methods}
-
-        def header(method) -> dict:
-            return {"method": method.name, "seed": self.profile.seed, "profile": self.profile.name, "policy": policy}
-
-        def episode(method, record: HotpotRecord) -> Operation:
-            env = self.new_env(method.max_steps)
-            searches = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
-            script = [Turn(action) for action in searches]
-            return play_episode(record, env, agents[method.name], method.make_memory(self), script)
-
-        jobs = [LoggedEpisode(logs[m.name], header(m), r, partial(episode, m, r)) for m in methods for r in records]
+        logs = {m.name: EpisodeLog(self.episodes_dir / f"{log_name(m.name)}{suffix}.jsonl") for m in methods}
+        jobs = [job for m in methods for job in self._method_jobs(m, records, logs[m.name], policy)]
         description = ", ".join(names) if len(names) <= 3 else f"{len(names)} methods"
         episodes = iter(self._play_logged(jobs, RoleModels(self), description))
         return {m.name: [next(episodes) for _ in records] for m in methods}
+
+    def _method_jobs(self, method, records: list[HotpotRecord], log: EpisodeLog, policy: str) -> list[LoggedEpisode]:
+        """The episodes of `method` on `records` under `policy`, to be logged in `log`."""
+        agent = Agent.from_profile(self.profile, method.agent_kind)
+        header = {"method": method.name, "seed": self.profile.seed, "profile": self.profile.name, "policy": policy}
+
+        def episode(record: HotpotRecord) -> Operation:
+            env = self.new_env(method.max_steps)
+            searches = scripted_searches(record, env.max_steps - 1) if policy == "scripted" else []
+            script = [Turn(action) for action in searches]
+            return play_episode(record, env, agent, method.make_memory(self), script)
+
+        return [LoggedEpisode(log, header, r, partial(episode, r)) for r in records]
+
+    def timed_runs(self, names: list[str], records: list[HotpotRecord]) -> dict[str, list[dict]]:
+        """Episodes of every method in `names` on `records`, each method timed alone (Table 3).
+
+        run_methods is the wrong clock: its pool mixes methods, so a batch's seconds are shared
+        between them, and cached calls carry the seconds of whenever they were generated. Here each
+        method plays in a lockstep pool of its own and every LLM request is generated (no cache
+        served or written), so each call's seconds are this method's, on this machine, now.
+        A method's episodes go to runs/<profile>/timing/<config>/<method>.jsonl (<config> as for
+        episodes_dir) once all of them finish; a rerun reads that file, and a method interrupted
+        midway plays again from its first question, so no pool mixes two runs.
+        """
+        folder = self.run_dir / "timing" / self.episodes_dir.name
+        return {name: self._timed_run(get_method(name), records, folder) for name in names}
+
+    def _timed_run(self, method, records: list[HotpotRecord], folder: Path) -> list[dict]:
+        path = folder / f"{log_name(method.name)}.jsonl"
+        keys = [(method.name, r.id, self.profile.seed) for r in records]
+        logged = EpisodeLog(path).rows if path.is_file() else {}
+        if not all(key in logged for key in keys):
+            staging = path.with_name(path.name + ".partial")
+            staging.unlink(missing_ok=True)
+            jobs = self._method_jobs(method, records, EpisodeLog(staging), "agent")
+            episodes = self._play_logged(jobs, RoleModels(self, uncached=True), f"timing {method.name}")
+            staging.replace(path)
+            return episodes
+        return [logged[key] for key in keys]
 
     @cached_property
     def records_by_id(self) -> dict[str, HotpotRecord]:
