@@ -39,6 +39,12 @@ def test_unknown_profile():
         get_profile("huge")
 
 
+@pytest.mark.parametrize("name", ["smoke", "cpu", "paper"])
+def test_scripted_levels_are_among_the_profiles_test_levels(name):
+    profile = get_profile(name)
+    assert set(profile.scripted_levels or profile.test_levels) <= set(profile.test_levels)
+
+
 def test_second_identical_generation_is_served_from_cache(tmp_path):
     inner = ScriptedChatModel(lambda p: p.upper())
     cache = GenerationCache(tmp_path / "cache.sqlite")

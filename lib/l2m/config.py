@@ -117,6 +117,10 @@ class Profile:
     # Questions of the hardest test level that Table 3 times each method on, alone and uncached
     # (notebook 06a; None: all the profile evaluates).
     timing_questions: int | None = None
+    # Test levels notebook 01a plays every memory on under the scripted policy (None: every test
+    # level). The script hands each memory the same pages whatever the level, so the level changes
+    # only the questions.
+    scripted_levels: tuple[str, ...] | None = None
     # Seeds of notebook 06's seed study: the headline comparison repeated under each (issue 10: 3).
     study_seeds: tuple[int, ...] = (0, 1, 2)
 
@@ -208,6 +212,9 @@ PROFILES: dict[str, Profile] = {
         # Half of them: in notebook 01 the fourteen methods' hard trajectories came to about 3 h of
         # LLM time for 32 questions each, and Table 3 plays them all again, uncached.
         timing_questions=16,
+        # One level: GAMemory's importance scores and reflections over the scripted pages took
+        # about 1.5 h per level, and the comparison 01a makes is between memories, not levels.
+        scripted_levels=("easy",),
         memory_word_limit=1024,
         think_max_tokens=64,
         agent_adapter_questions=64,
