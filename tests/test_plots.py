@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 
 from l2m.config import get_profile
-from l2m.plots import fig_accuracy, fig_on_policy, fig_seeds
+from l2m.plots import fig_accuracy, fig_memory_quality, fig_on_policy, fig_seeds
 
 PROFILE = get_profile("cpu")
 
 
 def title_of(fig) -> str:
-    return fig._suptitle.get_text()
+    """The figure's title, with the line breaks that fit it to the figure's width undone."""
+    return " ".join(fig._suptitle.get_text().split("\n"))
 
 
 def interval_table(index: pd.MultiIndex, em: list[float], kept: list[float]) -> pd.DataFrame:
@@ -70,3 +71,16 @@ def test_a_single_level_sits_on_its_epochs():
     training, test = on_policy_frames()
     fig = fig_on_policy(training, test.xs("easy", level="level", drop_level=False), PROFILE, seeds="0")
     assert list(fig.axes[1].containers[0].lines[0].get_xdata()) == [0, 1, 2]
+
+
+def test_a_narrow_figure_keeps_its_whole_title_inside_it():
+    """One level makes the memory-quality figure 4.5 inches wide: its provenance title must wrap."""
+    index = pd.MultiIndex.from_product([["easy"], ["FUMemory", "Ours-def"]])
+    table = interval_table(index, em=[0.2, 0.1], kept=[0.9, 0.2])
+    table = table.assign(sf_coverage=[1.0, 0.1], sf_coverage_low=[0.9, 0.0], sf_coverage_high=[1.0, 0.2])
+    fig = fig_memory_quality(table, PROFILE, seeds="0")
+    fig.canvas.draw()
+    title = fig._suptitle.get_window_extent()
+    assert "\n" in fig._suptitle.get_text()
+    assert 0 <= title.x0 and title.x1 <= fig.bbox.x1
+    assert title_of(fig).endswith("profile cpu · LLM SmolLM2-135M-Instruct · encoder all-MiniLM-L6-v2 · seeds 0")

@@ -3,7 +3,16 @@
 import pandas as pd
 import pytest
 
-from l2m.readme_tables import accuracy_table, load_results, main, render, seeds_table, time_table, to_markdown
+from l2m.readme_tables import (
+    accuracy_table,
+    load_results,
+    main,
+    memory_quality_table,
+    render,
+    seeds_table,
+    time_table,
+    to_markdown,
+)
 from l2m.results import record_results, result_rows
 
 
@@ -12,7 +21,8 @@ def summary(cells: dict[tuple[str, str], tuple[float, float]]) -> pd.DataFrame:
     rows = [
         {"level": level, "method": method, "n": 32, "em": em, "em_low": em / 2, "em_high": (1 + em) / 2,
          "f1": em, "answered": 1.0, "answer_in_context": 0.5, "answer_in_context_low": 0.25,
-         "answer_in_context_high": 0.75, "context_words": 99.6, "mean_steps": 2.0,
+         "answer_in_context_high": 0.75, "sf_coverage": 0.6, "sf_coverage_low": 0.4, "sf_coverage_high": 0.8,
+         "context_words": 99.6, "mean_steps": 2.0,
          "sec_per_step": seconds / 2, "sec_per_traj": seconds}
         for (level, method), (em, seconds) in cells.items()
     ]  # fmt: skip
@@ -35,6 +45,9 @@ def results(tmp_path):
     for seed, em in [(0, 0.25), (1, 0.5), (2, 0.75)]:
         seeds = summary({("easy", "Ours-def"): (em, 1.0)})
         record_results(path, result_rows("seeds", seeds, profile="cpu", seed=seed))
+    # Notebook 01a's scripted runs: rows of another policy, which the agent tables leave out.
+    scripted = summary({("easy", "FUMemory"): (0.125, 2.0), ("easy", "Ours-def"): (0.25, 2.0)})
+    record_results(path, result_rows("memory_quality_scripted", scripted, profile="cpu", seed=0, policy="scripted"))
     return load_results(path)
 
 
@@ -68,6 +81,15 @@ def test_the_seed_table_gives_each_seed_then_mean_sd_and_range(results):
     assert (row["seeds"], row["mean"], row["sd"], row["range"]) == (3, "0.500", "0.250", "0.250-0.750")
 
 
+def test_the_memory_quality_table_reads_the_scripted_rows_with_their_intervals(results):
+    table = memory_quality_table(results)
+    assert list(table.index) == [("easy", "FUMemory"), ("easy", "Ours-def")]
+    row = table.loc[("easy", "Ours-def")]
+    assert (row["EM [95%]"], row["supporting facts kept [95%]"]) == ("0.250 [0.125, 0.625]", "0.600 [0.400, 0.800]")
+    with pytest.raises(ValueError, match="no rows of table 'memory_quality_scripted' under seed 1"):
+        memory_quality_table(results, seed=1)
+
+
 def test_markdown_has_a_header_a_rule_and_one_line_per_row(results):
     lines = to_markdown(accuracy_table(results, "table1")).splitlines()
     assert lines[0].startswith("| level | method | n | EM [95%] |") and lines[1] == "|" + "---|" * 11
@@ -96,4 +118,9 @@ def test_the_command_line_prints_the_tables_or_fails_with_exit_code_2(results, m
     results.to_csv(tmp_path / "runs" / "smoke" / "results.csv", index=False)
     assert main(["--profile", "smoke"]) == 0
     printed = capsys.readouterr().out
-    assert [line for line in printed.splitlines() if line.startswith("**")] == ["**table1**", "**table3**", "**seeds**"]
+    assert [line for line in printed.splitlines() if line.startswith("**")] == [
+        "**table1**",
+        "**table3**",
+        "**seeds**",
+        "**memory_quality_scripted**",
+    ]

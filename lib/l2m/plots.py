@@ -7,6 +7,7 @@ and a notebook shows each once, as a PNG, where its cell returns it.
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -43,6 +44,16 @@ def interval_errors(rows: pd.DataFrame, metric: str) -> list[pd.Series]:
     return [rows[metric] - rows[f"{metric}_low"], rows[f"{metric}_high"] - rows[metric]]
 
 
+TITLE_FONTSIZE = 9
+
+
+def set_title(fig: Figure, text: str) -> None:
+    """`text` as the figure's title, wrapped to the figure's width so a narrow figure keeps all of it."""
+    # About 0.6 em per character of the default sans-serif font.
+    characters_per_line = int(fig.get_figwidth() * 72 / (0.6 * TITLE_FONTSIZE))
+    fig.suptitle(textwrap.fill(text, characters_per_line), fontsize=TITLE_FONTSIZE)
+
+
 def provenance(profile: Profile, seeds: str) -> str:
     return f"profile {profile.name} · LLM {profile.llm.split('/')[-1]} · encoder {profile.encoder.split('/')[-1]} · seeds {seeds}"
 
@@ -67,7 +78,7 @@ def fig_agent_comparison(table: pd.DataFrame, profile: Profile, seeds: str = "0"
         ax.set_ylabel(label)
         ax.set_ylim(0, 1)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Small agent on test_easy — {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"Small agent on test_easy — {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -77,7 +88,7 @@ def fig_accuracy(table: pd.DataFrame, profile: Profile, seeds: str = "0") -> Fig
     intervals, per method, one column per level; `table` indexed by (level, method). The second row
     tells memories apart where a small agent's EM is 0 for all of them."""
     fig = fig_metrics_by_level(table, {"em": "exact match", "answer_in_context": "gold answer in context"})
-    fig.suptitle(f"Accuracy per method — {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"Accuracy per method — {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -90,7 +101,7 @@ def fig_memory_quality(table: pd.DataFrame, profile: Profile, seeds: str = "0", 
         "em": "exact match",
     }
     fig = fig_metrics_by_level(table, metrics)
-    fig.suptitle(f"Memory quality under the {policy} policy — {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"Memory quality under the {policy} policy — {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -126,7 +137,7 @@ def fig_steps(episodes: dict[str, list[dict]], profile: Profile, max_steps: int 
     ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("share of trajectories")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.suptitle(f"Steps per trajectory — {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"Steps per trajectory — {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -149,7 +160,7 @@ def fig_seeds(spread: pd.DataFrame, profile: Profile, metric: str = "em") -> Fig
     axes[0][0].set_ylabel(f"{metric} per seed")
     axes[0][-1].legend(fontsize=8)
     seeds = ", ".join(c.removeprefix(f"{metric} seed ") for c in per_seed)
-    fig.suptitle(f"Seeds of the headline comparison — {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"Seeds of the headline comparison — {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -178,7 +189,7 @@ def fig_training_curves(history: dict[str, list[float]], profile: Profile, title
         ax.plot(range(1, len(values) + 1), values)
         ax.set_xlabel("epoch")
         ax.set_title(name, fontsize=9)
-    fig.suptitle(f"{title} · {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"{title} · {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig
 
@@ -200,7 +211,7 @@ def fig_cost(costs: pd.DataFrame, profile: Profile, machine: str, seeds: str = "
     axes[0].set_yticks(range(len(methods)), methods, fontsize=8)
     axes[0].invert_yaxis()
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.suptitle(f"Where an episode's LLM time goes · {provenance(profile, seeds)} · {machine}", fontsize=9)
+    set_title(fig, f"Where an episode's LLM time goes · {provenance(profile, seeds)} · {machine}")
     fig.tight_layout()
     return fig
 
@@ -229,6 +240,6 @@ def fig_on_policy(training: pd.DataFrame, test: pd.DataFrame, profile: Profile, 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
-    fig.suptitle(f"On-policy optimization · {provenance(profile, seeds)}", fontsize=9)
+    set_title(fig, f"On-policy optimization · {provenance(profile, seeds)}")
     fig.tight_layout()
     return fig

@@ -8,7 +8,8 @@ Wilson interval and every row its n; an accuracy sits beside the paper's EM with
 paper profile's model, l2m.paper_numbers) where the paper has that cell. Table 3 is notebook 06a's
 timing pass (each method alone, uncached, on the hardest level), with each method's seconds per
 trajectory relative to FUMemory's, ours and the paper's; the seeds table is the spread of EM over
-the seeds notebook 06 ran.
+the seeds notebook 06 ran; memory_quality_scripted is notebook 01a's: what each memory's last
+context held under the scripted policy, and the EM the reader made of it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from l2m.summary import seed_spread
 from l2m.workspace import TEST_LEVELS
 
 ACCURACY_TABLES = ("table1", "table2", "ablations")
-TABLES = (*ACCURACY_TABLES, "table3", "seeds")
+MEMORY_QUALITY = "memory_quality_scripted"
+TABLES = (*ACCURACY_TABLES, "table3", "seeds", MEMORY_QUALITY)
 PAPER_LLM = "Qwen-2.5"
 
 
@@ -37,10 +39,10 @@ def load_results(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"seed": int})
 
 
-def table_rows(results: pd.DataFrame, table: str, seed: int) -> pd.DataFrame:
-    """The agent-policy rows of `table` under `seed`, indexed by (level, method) in the order of the
+def table_rows(results: pd.DataFrame, table: str, seed: int, policy: str = "agent") -> pd.DataFrame:
+    """The `policy` rows of `table` under `seed`, indexed by (level, method) in the order of the
     test levels and of the method registry."""
-    rows = results[(results["table"] == table) & (results["seed"] == seed) & (results["policy"] == "agent")]
+    rows = results[(results["table"] == table) & (results["seed"] == seed) & (results["policy"] == policy)]
     if rows.empty:
         raise ValueError(f"results.csv has no rows of table {table!r} under seed {seed}")
     order = {name: i for i, name in enumerate([*TEST_LEVELS, *METHODS])}
@@ -122,6 +124,22 @@ def seeds_table(results: pd.DataFrame, table: str = "seeds") -> pd.DataFrame:
     return shown
 
 
+def memory_quality_table(results: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Notebook 01a: what each memory's last context held when a script chose every action before
+    the last (answer in context, supporting facts kept, words), and the reader's EM from it."""
+    rows = table_rows(results, MEMORY_QUALITY, seed, policy="scripted")
+    return pd.DataFrame(
+        {
+            "n": rows["n"].astype(int),
+            "answer in context [95%]": with_interval(rows, "answer_in_context"),
+            "supporting facts kept [95%]": with_interval(rows, "sf_coverage"),
+            "context words": rows["context_words"].round().astype(int),
+            "EM [95%]": with_interval(rows, "em"),
+            "F1": rows["f1"].map("{:.3f}".format),
+        }
+    )
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
     """A GitHub Markdown table of `frame`, its index as the first columns."""
     flat = frame.reset_index()
@@ -138,6 +156,8 @@ def render(results: pd.DataFrame, table: str, seed: int = 0) -> str:
         return to_markdown(time_table(results, seed))
     if table == "seeds":
         return to_markdown(seeds_table(results))
+    if table == MEMORY_QUALITY:
+        return to_markdown(memory_quality_table(results, seed))
     raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
 
 
