@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import ScriptedChatModel
 from l2m.config import MINILM, SMOLLM2, UnknownProfileError, get_profile
@@ -78,6 +79,16 @@ def test_explicit_dtype_and_bad_dtype():
     assert str(choose_device("float32").dtype) == "torch.float32"
     with pytest.raises(ValueError, match="unknown dtype"):
         choose_device("float8")
+
+
+def test_environment_pins_what_auto_resolves_to_but_not_an_explicit_dtype(monkeypatch):
+    monkeypatch.setenv("L2M_DTYPE", "bfloat16")
+    assert choose_device("auto").dtype == torch.bfloat16
+    assert "L2M_DTYPE" in choose_device("auto").reason
+    assert choose_device("float32").dtype == torch.float32
+    monkeypatch.setenv("L2M_DTYPE", "fp16")
+    with pytest.raises(ValueError, match="set by L2M_DTYPE"):
+        choose_device("auto")
 
 
 def test_endpoint_down_fails_after_bounded_retries():

@@ -9,6 +9,7 @@ shape is timed in both dtypes and bf16 is taken only if it is clearly faster.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ import torch
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # bf16 must beat fp32 by this factor to be worth its rounding.
 BF16_MIN_SPEEDUP = 1.2
+# Pins what "auto" resolves to ("float32" or "bfloat16"): a long run resumed on machines whose CPUs
+# differ stays in one dtype. Episode logs are keyed by the profile's "auto", not by its outcome.
+DTYPE_ENV = "L2M_DTYPE"
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,19 @@ def measured_cpu_dtype() -> tuple[torch.dtype, str]:
 
 
 def choose_device(dtype: str = "auto") -> DeviceChoice:
-    """Device and dtype for a local model; dtype is 'auto', 'float32' or 'bfloat16'."""
+    """Device and dtype for a local model; dtype is 'auto', 'float32' or 'bfloat16'.
+
+    'auto' takes the environment's L2M_DTYPE when set, else bf16 on CUDA and, on a CPU, the
+    faster of the two by measurement.
+    """
+    how = "set explicitly"
+    if dtype == "auto" and os.environ.get(DTYPE_ENV):
+        dtype, how = os.environ[DTYPE_ENV], f"set by {DTYPE_ENV}"
     if dtype not in ("auto", "float32", "bfloat16"):
-        raise ValueError(f"unknown dtype {dtype!r}; choose auto, float32 or bfloat16")
+        raise ValueError(f"unknown dtype {dtype!r} ({how}); choose auto, float32 or bfloat16")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype != "auto":
-        return DeviceChoice(device, getattr(torch, dtype), f"{dtype}: set explicitly")
+        return DeviceChoice(device, getattr(torch, dtype), f"{dtype}: {how}")
     if device == "cuda":
         return DeviceChoice(device, torch.bfloat16, "bf16: CUDA device")
     chosen, reason = measured_cpu_dtype()
