@@ -99,3 +99,21 @@ def test_the_timing_pass_plays_each_method_alone_and_uncached(tmp_path):
         e["answer"] for e in played["LTMemory"]
     ]
     assert agent.calls > calls and logged.is_file() and not logged.with_name("LTMemory.jsonl.partial").exists()
+
+
+def test_the_timing_pass_names_its_machine_and_never_mixes_two(workspace, monkeypatch):
+    records = workspace.splits["test_easy"][:1]
+    monkeypatch.setattr("l2m.workspace.machine_description", lambda dtype: "machine A")
+    timed = workspace.timed_runs(["FUMemory"], records)
+    assert [e["machine"] for e in timed["FUMemory"]] == ["machine A"]
+    # What machine A timed reads back on machine B (the notebook reports A) ...
+    monkeypatch.setattr("l2m.workspace.machine_description", lambda dtype: "machine B")
+    assert workspace.timed_runs(["FUMemory"], records) == timed
+    # ... but a method timed on B never joins it: the pass refuses before anything plays.
+    calls = workspace.agent_llm.calls
+    with pytest.raises(ValueError, match="another machine \\(machine A\\) and this one is machine B"):
+        workspace.timed_runs(["FUMemory", "LTMemory"], records)
+    assert workspace.agent_llm.calls == calls
+    monkeypatch.setattr("l2m.workspace.machine_description", lambda dtype: "machine A")
+    both = workspace.timed_runs(["FUMemory", "LTMemory"], records)
+    assert both["FUMemory"] == timed["FUMemory"] and [e["machine"] for e in both["LTMemory"]] == ["machine A"]

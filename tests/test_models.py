@@ -12,6 +12,7 @@ from l2m.models import (
     GenerationCache,
     ModelNotFoundError,
     Sampling,
+    device,
     resolve_model,
 )
 from l2m.models.cache import generation_key
@@ -89,6 +90,17 @@ def test_environment_pins_what_auto_resolves_to_but_not_an_explicit_dtype(monkey
     monkeypatch.setenv("L2M_DTYPE", "fp16")
     with pytest.raises(ValueError, match="set by L2M_DTYPE"):
         choose_device("auto")
+
+
+def test_machine_description_names_the_processor_its_matmul_flags_and_the_resolved_dtype(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_model_name", lambda: "Some CPU")
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"fma", "avx512f", "avx2"})
+    threads = torch.get_num_threads()
+    assert device.machine_description("float32") == f"Some CPU (avx2, avx512f), {threads} threads; float32"
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"sse4_2"})
+    monkeypatch.setenv("L2M_DTYPE", "bfloat16")
+    assert device.machine_description() == f"Some CPU (no AVX2), {threads} threads; bfloat16"
 
 
 def test_endpoint_down_fails_after_bounded_retries():

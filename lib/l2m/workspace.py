@@ -40,6 +40,7 @@ from l2m.memory.adaptive import DEFAULT_HINT, AdaptiveMemory, AdaptiveOptions
 from l2m.memory.base import Memory, MemorySettings
 from l2m.methods import get_method
 from l2m.models import CachedChatModel, ChatModel, Encoder, GenerationCache, Sampling, load_llm
+from l2m.models.device import machine_description
 from l2m.offpolicy import (
     load_gate_into,
     reflection_settings,
@@ -491,10 +492,13 @@ class Workspace:
         episodes = iter(self._play_logged(jobs, RoleModels(self), description))
         return {m.name: [next(episodes) for _ in records] for m in methods}
 
-    def _method_jobs(self, method, records: list[HotpotRecord], log: EpisodeLog, policy: str) -> list[LoggedEpisode]:
-        """The episodes of `method` on `records` under `policy`, to be logged in `log`."""
-        agent = Agent.from_profile(self.profile, method.agent_kind)
-        header = {"method": method.name, "seed": self.profile.seed, "profile": self.profile.name, "policy": policy}
+    def _method_jobs(
+        self, method, records: list[HotpotRecord], log: EpisodeLog, policy: str, **tags: str
+    ) -> list[LoggedEpisode]:
+        """The episodes of `method` on `records` under `policy`, to be logged in `log` with `tags`."""
+        p = self.profile
+        agent = Agent.from_profile(p, method.agent_kind)
+        header = {"method": method.name, "seed": p.seed, "profile": p.name, "policy": policy, **tags}
 
         def episode(record: HotpotRecord) -> Operation:
             env = self.new_env(method.max_steps)
@@ -512,24 +516,43 @@ class Workspace:
         method plays in a lockstep pool of its own and every LLM request is generated (no cache
         served or written), so each call's seconds are this method's, on this machine, now.
         A method's episodes go to runs/<profile>/timing/<config>/<method>.jsonl (<config> as for
-        episodes_dir) once all of them finish; a rerun reads that file, and a method interrupted
-        midway plays again from its first question, so no pool mixes two runs.
+        episodes_dir) once all of them finish, each naming its machine (`machine_description`); a
+        rerun reads that file, and a method interrupted midway plays again from its first question,
+        so no pool mixes two runs. Table 3 compares the methods, so all of them must be timed on
+        one machine: a pass that would add a method timed here to methods timed on another machine
+        raises before playing.
         """
         folder = self.run_dir / "timing" / self.episodes_dir.name
-        return {name: self._timed_run(get_method(name), records, folder) for name in names}
+        methods = [get_method(name) for name in names]
+        logged = {method.name: self._timing_log(method, records, folder) for method in methods}
+        if all(logged.values()):
+            return logged
+        here = machine_description(self.profile.dtype)
+        machines = {episode.get("machine", "not recorded") for episodes in logged.values() for episode in episodes}
+        if machines - {here}:
+            raise ValueError(
+                f"{folder} holds methods timed on another machine ({'; '.join(sorted(machines))}) and "
+                f"this one is {here}; Table 3 compares methods timed on one machine, so time them all "
+                f"here (move the folder aside) or finish the pass on that machine"
+            )
+        return {m.name: logged[m.name] or self._time_alone(m, records, folder, here) for m in methods}
 
-    def _timed_run(self, method, records: list[HotpotRecord], folder: Path) -> list[dict]:
+    def _timing_log(self, method, records: list[HotpotRecord], folder: Path) -> list[dict]:
+        """The logged timing episodes of `method` on `records`; none unless all of them are logged."""
         path = folder / f"{log_name(method.name)}.jsonl"
-        keys = [(method.name, r.id, self.profile.seed) for r in records]
         logged = EpisodeLog(path).rows if path.is_file() else {}
-        if not all(key in logged for key in keys):
-            staging = path.with_name(path.name + ".partial")
-            staging.unlink(missing_ok=True)
-            jobs = self._method_jobs(method, records, EpisodeLog(staging), "agent")
-            episodes = self._play_logged(jobs, RoleModels(self, uncached=True), f"timing {method.name}")
-            staging.replace(path)
-            return episodes
-        return [logged[key] for key in keys]
+        keys = [(method.name, r.id, self.profile.seed) for r in records]
+        return [logged[key] for key in keys] if all(key in logged for key in keys) else []
+
+    def _time_alone(self, method, records: list[HotpotRecord], folder: Path, machine: str) -> list[dict]:
+        """Play `method` on `records` in a pool of its own, uncached, and log the episodes at once."""
+        path = folder / f"{log_name(method.name)}.jsonl"
+        staging = path.with_name(path.name + ".partial")
+        staging.unlink(missing_ok=True)
+        jobs = self._method_jobs(method, records, EpisodeLog(staging), "agent", machine=machine)
+        episodes = self._play_logged(jobs, RoleModels(self, uncached=True), f"timing {method.name}")
+        staging.replace(path)
+        return episodes
 
     @cached_property
     def records_by_id(self) -> dict[str, HotpotRecord]:

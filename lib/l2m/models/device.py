@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+# The instruction sets a CPU's matmul speed depends on, as /proc/cpuinfo names them.
+MATMUL_FLAGS = ("avx2", "avx512f", *BF16_FLAGS)
 # bf16 must beat fp32 by this factor to be worth its rounding.
 BF16_MIN_SPEEDUP = 1.2
 # Pins what "auto" resolves to ("float32" or "bfloat16"): a long run resumed on machines whose CPUs
@@ -76,6 +78,18 @@ def measured_cpu_dtype() -> tuple[torch.dtype, str]:
     verdict = torch.bfloat16 if speedup >= BF16_MIN_SPEEDUP else torch.float32
     name = "bf16" if verdict is torch.bfloat16 else "fp32"
     return verdict, f"{name}: CPU has {', '.join(sorted(flags))}; bf16 matmul measured {speedup:.2f}x fp32"
+
+
+def machine_description(dtype: str = "auto") -> str:
+    """What a local model's seconds depend on: the processor (with its matmul instruction sets and
+    torch's thread count on a CPU) and the dtype `dtype` resolves to there."""
+    choice = choose_device(dtype)
+    if choice.device == "cuda":
+        processor = torch.cuda.get_device_name()
+    else:
+        flags = [flag for flag in MATMUL_FLAGS if flag in cpu_flags()] or ["no AVX2"]
+        processor = f"{cpu_model_name()} ({', '.join(flags)}), {torch.get_num_threads()} threads"
+    return f"{processor}; {str(choice.dtype).removeprefix('torch.')}"
 
 
 def choose_device(dtype: str = "auto") -> DeviceChoice:
