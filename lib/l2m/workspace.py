@@ -537,16 +537,20 @@ class Workspace:
             )
         return {m.name: logged[m.name] or self._time_alone(m, records, folder, here) for m in methods}
 
+    @staticmethod
+    def _timing_path(method, folder: Path) -> Path:
+        return folder / f"{log_name(method.name)}.jsonl"
+
     def _timing_log(self, method, records: list[HotpotRecord], folder: Path) -> list[dict]:
         """The logged timing episodes of `method` on `records`; none unless all of them are logged."""
-        path = folder / f"{log_name(method.name)}.jsonl"
+        path = self._timing_path(method, folder)
         logged = EpisodeLog(path).rows if path.is_file() else {}
         keys = [(method.name, r.id, self.profile.seed) for r in records]
         return [logged[key] for key in keys] if all(key in logged for key in keys) else []
 
     def _time_alone(self, method, records: list[HotpotRecord], folder: Path, machine: str) -> list[dict]:
         """Play `method` on `records` in a pool of its own, uncached, and log the episodes at once."""
-        path = folder / f"{log_name(method.name)}.jsonl"
+        path = self._timing_path(method, folder)
         staging = path.with_name(path.name + ".partial")
         staging.unlink(missing_ok=True)
         jobs = self._method_jobs(method, records, EpisodeLog(staging), "agent", machine=machine)

@@ -32,6 +32,11 @@ class DeviceChoice:
     dtype: torch.dtype
     reason: str
 
+    @property
+    def dtype_name(self) -> str:
+        """The dtype as a profile spells it ("float32", "bfloat16")."""
+        return str(self.dtype).removeprefix("torch.")
+
 
 def cpu_flags() -> set[str]:
     try:
@@ -89,7 +94,7 @@ def machine_description(dtype: str = "auto") -> str:
     else:
         flags = [flag for flag in MATMUL_FLAGS if flag in cpu_flags()] or ["no AVX2"]
         processor = f"{cpu_model_name()} ({', '.join(flags)}), {torch.get_num_threads()} threads"
-    return f"{processor}; {str(choice.dtype).removeprefix('torch.')}"
+    return f"{processor}; {choice.dtype_name}"
 
 
 def choose_device(dtype: str = "auto") -> DeviceChoice:

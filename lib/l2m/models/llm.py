@@ -158,7 +158,7 @@ class TransformersChatModel:
             model = _merge_adapter(model, adapter)
         self.model = model.to(self.choice.device).eval()
         adapter_ids = ",".join(file_digest(a / "adapter_model.safetensors")[:12] for a in self.adapters)
-        self.name = f"{model_name}|{str(self.choice.dtype).removeprefix('torch.')}|adapters=[{adapter_ids}]"
+        self.name = f"{model_name}|{self.choice.dtype_name}|adapters=[{adapter_ids}]"
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
