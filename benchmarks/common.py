@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from l2m.models.device import cpu_flags, cpu_model_name
+from l2m.models.device import cpu_model_name, matmul_flags
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -18,7 +18,7 @@ def machine() -> dict:
         "cpu": cpu_model_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "flags": sorted(matmul_flags()),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,
     }

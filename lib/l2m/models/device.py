@@ -18,7 +18,7 @@ import torch
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # The instruction sets a CPU's matmul speed depends on, as /proc/cpuinfo names them.
-MATMUL_FLAGS = ("avx2", "avx512f", *BF16_FLAGS)
+MATMUL_FLAGS = ("avx2", "avx512f", *BF16_FLAGS, "amx_tile")
 # bf16 must beat fp32 by this factor to be worth its rounding.
 BF16_MIN_SPEEDUP = 1.2
 # Pins what "auto" resolves to ("float32" or "bfloat16"): a long run resumed on machines whose CPUs
@@ -47,6 +47,12 @@ def cpu_flags() -> set[str]:
         if line.startswith("flags"):
             return set(line.split(":", 1)[1].split())
     return set()
+
+
+def matmul_flags() -> list[str]:
+    """Which of MATMUL_FLAGS this CPU has, in that order (what a timing on it should name)."""
+    flags = cpu_flags()
+    return [flag for flag in MATMUL_FLAGS if flag in flags]
 
 
 def cpu_model_name() -> str:
@@ -92,7 +98,7 @@ def machine_description(dtype: str = "auto") -> str:
     if choice.device == "cuda":
         processor = torch.cuda.get_device_name()
     else:
-        flags = [flag for flag in MATMUL_FLAGS if flag in cpu_flags()] or ["no AVX2"]
+        flags = matmul_flags() or ["no AVX2"]
         processor = f"{cpu_model_name()} ({', '.join(flags)}), {torch.get_num_threads()} threads"
     return f"{processor}; {choice.dtype_name}"
 
