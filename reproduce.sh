@@ -5,6 +5,11 @@
 #                                                runs/<profile>/, regenerating figures/ and
 #                                                runs/<profile>/tables.md (the README's tables)
 #   ./reproduce.sh test                          unit tests + nbval over every notebook (smoke)
+#   --engine vllm                                with either: also create .venv-vllm (vLLM's CPU
+#                                                build, requirements-vllm.txt); a run is served by
+#                                                one vLLM server on 127.0.0.1 (l2m.serve), stopped
+#                                                when the run ends; the tests include the
+#                                                real-server tests (tests/test_vllm.py)
 #   ./reproduce.sh bless                         run the notebooks in the smoke profile and store
 #                                                the executed copies in notebooks/ (the outputs
 #                                                nbval compares against)
@@ -18,11 +23,14 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exi
 
 mode=run
 profile=smoke
+engine=local
 while [ $# -gt 0 ]; do
   case "$1" in
     test|run|bless) mode=$1 ;;
     --profile) [ $# -ge 2 ] || usage 2; profile=$2; shift ;;
     --profile=*) profile=${1#--profile=} ;;
+    --engine) [ $# -ge 2 ] || usage 2; engine=$2; shift ;;
+    --engine=*) engine=${1#--engine=} ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
@@ -31,6 +39,10 @@ done
 case "$profile" in
   smoke|cpu|paper) ;;
   *) echo "unknown profile '$profile'; choose smoke, cpu or paper" >&2; exit 2 ;;
+esac
+case "$engine" in
+  local|vllm) ;;
+  *) echo "unknown engine '$engine'; choose local or vllm" >&2; exit 2 ;;
 esac
 
 VENV=.venv
@@ -51,6 +63,21 @@ setup() {
   "$PY" -m pip install --quiet --no-deps -r requirements-nodeps.txt
   "$PY" -m pip install --quiet --no-deps -e .
   echo "$wanted" > "$STAMP"
+}
+
+# vLLM's venv: every package pinned and installed without its declared dependencies (see the
+# header of requirements-vllm.txt for why).
+setup_vllm() {
+  local venv=.venv-vllm wanted
+  wanted=$(sha256sum requirements-vllm.txt | cut -d' ' -f1)
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.l2m-requirements" 2>/dev/null)" = "$wanted" ]; then
+    return
+  fi
+  echo "== setting up $venv (vLLM, pinned requirements)"
+  [ -x "$venv/bin/python" ] || "${L2M_PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --no-deps -r requirements-vllm.txt
+  echo "$wanted" > "$venv/.l2m-requirements"
 }
 
 # run_notebooks TARGET_DIR [papermill options...]
@@ -74,6 +101,14 @@ cached_generations() {
 figure_sums() { sha256sum "figures/$1"/*.png 2>/dev/null || true; }
 
 setup
+if [ "$engine" = vllm ]; then
+  setup_vllm
+  if [ "$mode" = run ]; then
+    # The whole run against one server, which stops when the run ends or fails; rank 128 serves
+    # the on-policy loop's stacks of adapters.
+    exec "$PY" -m l2m.serve --profile "$profile" --max-lora-rank 128 -- "$0" run --profile "$profile"
+  fi
+fi
 export PYTHONHASHSEED=0
 case "$mode" in
   test)

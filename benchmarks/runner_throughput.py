@@ -28,23 +28,36 @@ from pathlib import Path
 
 from common import RESULTS, new_report, write_report
 from l2m.config import get_profile
+from l2m.models import load_llm
 from l2m.models.device import choose_device
 from l2m.models.llm import TransformersChatModel
 from l2m.workspace import Workspace
 
 
-def play(profile, method: str, questions: int, *, live: int, batch: int, dtype: str) -> tuple[float, list[dict]]:
+def play(
+    profile, method: str, questions: int, *, live: int, batch: int, dtype: str, endpoint: str | None = None
+) -> tuple[float, list[dict]]:
     """`questions` test_easy episodes of `method` in a scratch folder (no generation cache), with the
-    profile's trained agent adapter and pretrained scorers; (seconds, episodes)."""
+    profile's trained agent adapter and pretrained scorers; (seconds, episodes). With `endpoint`,
+    every LLM call goes to that server (adapters served there), `live` requests in flight."""
     trained = Workspace(profile)
+    settings = dict(
+        live_episodes=live, endpoint_requests=live, llm_batch_size=batch, dtype=dtype, llm_endpoint=endpoint
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        ws = Workspace(profile.replace(live_episodes=live, llm_batch_size=batch, dtype=dtype), run_dir=Path(scratch))
+        ws = Workspace(profile.replace(**settings), run_dir=Path(scratch))
         adapter = ws.agent_adapter = trained.agent_adapter
         ws.scorers_folder = trained.scorers_folder
-        ws.llm = TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch)
-        ws.agent_llm = (
-            TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch, adapters=[adapter]) if adapter else ws.llm
-        )
+        if endpoint:
+            ws.llm = load_llm(ws.profile)
+            ws.agent_llm = load_llm(ws.profile, adapters=[adapter] if adapter else [])
+        else:
+            ws.llm = TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch)
+            ws.agent_llm = (
+                TransformersChatModel(profile.llm, dtype=dtype, batch_size=batch, adapters=[adapter])
+                if adapter
+                else ws.llm
+            )
         records = ws.test_questions("easy")[:questions]
         start = time.perf_counter()
         episodes = ws.run_method(method, records)

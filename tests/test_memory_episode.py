@@ -11,7 +11,7 @@ from l2m.env.wiki import LocalWiki
 from l2m.episode import play_episode
 from l2m.memory.base import EMPTY_CONTEXT, render_indexed, truncate_words
 from l2m.memory.full import FUMemory
-from l2m.runner import run_lockstep
+from l2m.runner import run_operations
 
 
 def test_fumemory_renders_all_units_in_order():
@@ -52,7 +52,7 @@ def test_episode_runs_and_logs_every_step(record):
     wiki = LocalWiki.from_records([record])
     profile = get_profile("smoke")
     model = ScriptedChatModel(scripted_agent)
-    (result,) = run_lockstep(
+    (result,) = run_operations(
         [play_episode(record, HotpotQAEnv(wiki, max_steps=5), Agent.from_profile(profile), FUMemory())],
         {"agent": model},
     )
@@ -71,7 +71,7 @@ def test_lockstep_batches_across_episodes(record):
     agent = Agent.from_profile(get_profile("smoke"))
     model = ScriptedChatModel(scripted_agent)
     done = []
-    results = run_lockstep(
+    results = run_operations(
         (play_episode(record, HotpotQAEnv(wiki), agent, FUMemory()) for _ in range(5)),
         {"agent": model},
         max_live=3,
@@ -88,7 +88,9 @@ def test_memoryless_agents_take_one_step(record):
     for kind, calls in [("act_only", 1), ("cot_only", 2)]:
         model = ScriptedChatModel(lambda p: "Finish[Paris]")
         agent = Agent.from_profile(get_profile("smoke"), kind)
-        (result,) = run_lockstep([play_episode(record, HotpotQAEnv(wiki, max_steps=1), agent, None)], {"agent": model})
+        (result,) = run_operations(
+            [play_episode(record, HotpotQAEnv(wiki, max_steps=1), agent, None)], {"agent": model}
+        )
         assert result["steps"] == 1 and result["reward"] == 1.0 and model.calls == calls
         assert "memory" not in result["step_records"][0]["llm_calls"][-1]["prompt"]
 

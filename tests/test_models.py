@@ -105,7 +105,7 @@ def test_machine_description_names_the_processor_its_matmul_flags_and_the_resolv
 
 def test_endpoint_down_fails_after_bounded_retries():
     model = OpenAIChatModel("m", "http://127.0.0.1:9/v1", max_retries=2, backoff_seconds=0.01, timeout_seconds=1)
-    with pytest.raises(EndpointError, match="did not answer after 3 attempts"):
+    with pytest.raises(EndpointError, match="did not answer the model list after 3 attempts"):
         model.generate([[{"role": "user", "content": "hi"}]], Sampling(4))
 
 

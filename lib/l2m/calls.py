@@ -5,7 +5,7 @@ written as a generator: it yields an `LLMRequest` and receives the `Generation` 
 
     generation = yield LLMRequest("memory", "merge", messages, sampling)
 
-The runner (`l2m.runner.run_lockstep`) advances every live episode to its next request,
+The runner (`l2m.runner.run_operations`) advances every live episode to its next request,
 sends all requests that share a role and sampling settings to the model as one batch, and
 resumes each episode with its answer. Within an episode the calls stay sequential (a merge
 waits for the previous merge); across episodes they are batched.

@@ -111,6 +111,9 @@ class Profile:
     # Episodes played at once in lockstep (their LLM calls share batches); an interrupted run
     # loses at most these, since each finished episode is logged at once.
     live_episodes: int = 16
+    # Requests kept in flight over an endpoint (l2m.runner): the server batches them continuously,
+    # so as many episodes play at once (at least live_episodes).
+    endpoint_requests: int = 64
     # "auto" measures bf16 against fp32 on this CPU (see l2m.models.device).
     dtype: str = "auto"
     seed: int = 0
@@ -131,6 +134,12 @@ class Profile:
         many questions, training epochs, success criterion...) does not discard them.
         """
         return {name: getattr(self, name) for name in EPISODE_FIELDS}
+
+    @property
+    def live_operations(self) -> int:
+        """Episodes (or other operations) played at once: enough to keep endpoint_requests in
+        flight over an endpoint, live_episodes in-process."""
+        return max(self.live_episodes, self.endpoint_requests) if self.llm_endpoint else self.live_episodes
 
     @property
     def run_dir(self) -> Path:

@@ -21,6 +21,7 @@ from l2m.config import PROFILES, get_profile
 from l2m.data.hotpotqa import HotpotRecord, load_hotpotqa
 from l2m.episode import POLICIES
 from l2m.methods import METHODS, UnknownMethodError
+from l2m.models import EndpointError
 from l2m.workspace import Workspace
 
 SHOWN = ["n", "em", "em_low", "em_high", "f1", "answered", "mean_steps", "sec_per_traj", "answer_in_context", "sf_coverage", "context_words"]
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         table = evaluate(args.method, args.data, profile=args.profile, limit=args.limit, seed=args.seed, policy=args.policy)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, EndpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(table[SHOWN].round(3).to_string())

@@ -54,7 +54,7 @@ from l2m.results import record_results, result_rows
 from l2m.retrieval.gate import GateSettings, ScoreModel
 from l2m.retrieval.pretrain import PretrainSettings, load_scorers, pretrain_scorers
 from l2m.retrieval.training import RetrievalTrainSettings
-from l2m.runner import run_lockstep
+from l2m.runner import run_operations
 from l2m.storage.reflection import load_hint
 from l2m.summary import summary_table
 
@@ -249,10 +249,10 @@ class Workspace:
             return play_episode(record, self.new_env(max_steps), agent, make_memory(record))
 
         if log_as is None:
-            return run_lockstep(
+            return run_operations(
                 (episode(r) for r in records),
                 models,
-                max_live=self.profile.live_episodes,
+                max_live=self.profile.live_operations,
                 total=len(records),
                 description=description,
             )
@@ -266,13 +266,14 @@ class Workspace:
         """Each job's logged episode, in job order: the jobs missing from their log play in one
         lockstep pool, and each is appended to its log (header | episode) as soon as it finishes."""
         todo = [job for job in jobs if job.key not in job.log]
-        run_lockstep(
+        run_operations(
             (job.start() for job in todo),
             models,
-            max_live=self.profile.live_episodes,
+            max_live=self.profile.live_operations,
             on_done=lambda index, episode: todo[index].log.append(todo[index].header | episode),
             total=len(todo),
             description=description,
+            name_of=lambda index: todo[index].header["method"],
         )
         return [job.log.rows[job.key] for job in jobs]
 

@@ -9,6 +9,7 @@ from l2m.config import Profile
 from l2m.models.cache import CachedChatModel, GenerationCache
 from l2m.models.encoder import Encoder
 from l2m.models.llm import (
+    AdapterNotServedError,
     ChatModel,
     EndpointError,
     Generation,
@@ -20,6 +21,7 @@ from l2m.models.llm import (
 from l2m.models.registry import ModelNotFoundError, resolve_model
 
 __all__ = [
+    "AdapterNotServedError",
     "CachedChatModel",
     "ChatModel",
     "Encoder",
@@ -42,12 +44,16 @@ def load_llm(
     adapters: Sequence[str | Path] = (),
     cache: GenerationCache | None = None,
 ) -> ChatModel:
-    """The profile's chat LLM: an OpenAI-compatible endpoint if the profile names one, else local.
+    """The profile's chat LLM with `adapters` stacked in order: served by the profile's endpoint(s)
+    if it names any (each adapter served by the server, or AdapterNotServedError), else local.
 
     With a cache, repeated requests are answered from disk.
     """
     if profile.llm_endpoint:
-        model: ChatModel = OpenAIChatModel(profile.llm, profile.llm_endpoint)
+        model: ChatModel = OpenAIChatModel(
+            profile.llm, profile.llm_endpoint, adapters=adapters, max_in_flight=profile.endpoint_requests
+        )
+        model.check_servers()  # a missing adapter stops the run before its first episode
     else:
         model = TransformersChatModel(
             profile.llm, dtype=profile.dtype, batch_size=profile.llm_batch_size, adapters=adapters

@@ -2,7 +2,9 @@
 
 A rerun of a notebook therefore makes no new LLM call. The cache is one sqlite file per
 profile (runs/<profile>/llm_cache.sqlite); each batch of new generations is written in one
-transaction, so an interrupted run keeps every batch that finished.
+transaction, so an interrupted run keeps every batch that finished. Episodes whose requests are in
+flight over an endpoint (l2m.runner) reach the cache from several threads: one connection, one
+lock.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -29,7 +32,8 @@ class GenerationCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.lock = threading.Lock()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS generations ("
@@ -42,24 +46,26 @@ class GenerationCache:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            rows = self.db.execute(
-                f"SELECT key, text, prompt_tokens, completion_tokens, seconds FROM generations "
-                f"WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+            with self.lock:
+                rows = self.db.execute(
+                    f"SELECT key, text, prompt_tokens, completion_tokens, seconds FROM generations "
+                    f"WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
             for key, text, prompt_tokens, completion_tokens, seconds in rows:
                 found[key] = Generation(text, prompt_tokens, completion_tokens, seconds, cached=True)
         return found
 
     def put_many(self, items: dict[str, Generation]) -> None:
-        with self.db:
+        with self.lock, self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
                 [(k, g.text, g.prompt_tokens, g.completion_tokens, g.seconds) for k, g in items.items()],
             )
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
 
     def close(self) -> None:
         self.db.close()
@@ -71,6 +77,7 @@ class CachedChatModel:
     def __init__(self, inner: ChatModel, cache: GenerationCache):
         self.inner, self.cache = inner, cache
         self.name = inner.name
+        self.max_in_flight = getattr(inner, "max_in_flight", 0)
 
     def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]:
         keys = [generation_key(self.name, m, sampling) for m in conversations]

@@ -14,8 +14,10 @@ the episode runner sends it the calls of every live episode together. Two backen
 
 from __future__ import annotations
 
-import hashlib
+import itertools
+import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -27,9 +29,10 @@ import httpx
 import torch
 from transformers import GenerationConfig
 
-from l2m.artifacts import staged_folder
+from l2m.artifacts import file_sha256, staged_folder
 from l2m.models.device import DeviceChoice, choose_device
 from l2m.models.kv_cache import GrowingCache
+from l2m.models.lora import combined_adapter, stack_key
 from l2m.models.registry import ResolvedModel, resolve_model
 
 Messages = list[dict[str, str]]
@@ -71,43 +74,50 @@ class Generation:
 class ChatModel(Protocol):
     # Identifies the weights (and adapters and dtype) for cache keys and records.
     name: str
+    # 0: a batch engine, sent every waiting request at once (lockstep); N > 0: a server that batches
+    # by itself, sent each request as soon as an episode asks it (l2m.runner). Absent means 0.
+    max_in_flight: int
 
     def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]: ...
-
-
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def conversion_cache_dir() -> Path:
     return Path(os.environ.get("L2M_CACHE", Path.home() / ".cache" / "l2m")) / "converted"
 
 
+# Bumped when the converted folder's layout changes, so an older conversion is not reused.
+CONVERSION_FORMAT = 2
+
+
+def converted_folder(resolved: ResolvedModel) -> Path:
+    """The folder a model is loaded from: a GGUF file's safetensors conversion, or its own folder."""
+    return _convert_gguf(resolved) if resolved.gguf_file else resolved.folder
+
+
 def _convert_gguf(resolved: ResolvedModel) -> Path:
     """A safetensors copy of a GGUF model, made once (de-quantising takes ~20 s, loading it 0.5 s).
 
-    Written to a temporary folder and renamed, so an interrupted conversion leaves nothing
-    that a later load would trust.
+    Written by save_pretrained, as any Hugging Face folder: the config names the architecture and
+    a tied embedding is stored under the embedding's name, so other engines (vLLM) read the folder
+    as transformers does. (Format 1 stored the tied weight as lm_head.weight only, and vLLM, which
+    skips lm_head when embeddings are tied, then served an all-zero embedding: every greedy output
+    was <|endoftext|>.) Written to a temporary folder and renamed, so an interrupted conversion
+    leaves nothing that a later load would trust.
     """
-    from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = conversion_cache_dir() / f"{resolved.path.stem}-{file_digest(resolved.path)[:16]}"
+    digest = file_sha256(resolved.path)[:16]
+    target = conversion_cache_dir() / f"{resolved.path.stem}-{digest}-v{CONVERSION_FORMAT}"
     if (target / "model.safetensors").is_file():
         return target
     tokenizer = AutoTokenizer.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file)
     model = AutoModelForCausalLM.from_pretrained(resolved.folder, gguf_file=resolved.gguf_file, dtype=torch.float32)
-    # The de-quantised weights are plain fp32; drop the GGUF marker that blocks saving.
+    # The de-quantised weights are plain fp32; drop the GGUF markers that block saving.
     model.config.__dict__.pop("quantization_config", None)
+    model.hf_quantizer = None
     with staged_folder(target) as staging:
-        model.config.save_pretrained(staging)
-        model.generation_config.save_pretrained(staging)
+        model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        save_model(model, str(staging / "model.safetensors"))
     return target
 
 
@@ -144,7 +154,7 @@ class TransformersChatModel:
         self.resolved = resolve_model(model_name)
         self.choice: DeviceChoice = choose_device(dtype)
         self.batch_size = batch_size
-        folder = _convert_gguf(self.resolved) if self.resolved.gguf_file else self.resolved.folder
+        folder = converted_folder(self.resolved)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -157,8 +167,9 @@ class TransformersChatModel:
         for adapter in self.adapters:
             model = _merge_adapter(model, adapter)
         self.model = model.to(self.choice.device).eval()
-        adapter_ids = ",".join(file_digest(a / "adapter_model.safetensors")[:12] for a in self.adapters)
-        self.name = f"{model_name}|{self.choice.dtype_name}|adapters=[{adapter_ids}]"
+        self.name = f"{model_name}|{self.choice.dtype_name}|adapters=[{adapter_ids(self.adapters)}]"
+        # A batch engine: the runner sends it every waiting request at once (l2m.runner).
+        self.max_in_flight = 0
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -242,7 +253,11 @@ class TransformersChatModel:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = GrowingCache()
         logits = self.model(
-            input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, past_key_values=cache, logits_to_keep=1
+            input_ids=batch["input_ids"],
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            logits_to_keep=1,
         ).logits
         active = list(range(len(mask)))
         generated: list[list[int]] = [[] for _ in active]
@@ -295,34 +310,107 @@ class EndpointError(RuntimeError):
     pass
 
 
+class AdapterNotServedError(EndpointError):
+    """An endpoint that neither lists an adapter a model needs nor loads it on request."""
+
+
+def endpoint_urls(spec: str | Sequence[str]) -> list[str]:
+    """One or several OpenAI-compatible base URLs ("http://a:8000/v1,http://b:8000/v1")."""
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    urls = [part.strip().rstrip("/") for part in parts if part.strip()]
+    bad = [url for url in urls if not url.startswith(("http://", "https://"))]
+    if not urls or bad:
+        raise ValueError(
+            f"endpoint {spec!r}: expected comma-separated http(s):// base URLs, e.g. http://127.0.0.1:8000/v1"
+        )
+    return urls
+
+
+def adapter_ids(adapters: Sequence[Path]) -> str:
+    """What a model's name says of its adapters: each one's weights hash, in stacking order."""
+    return ",".join(file_sha256(a / "adapter_model.safetensors")[:12] for a in adapters)
+
+
+def stacks_dir() -> Path:
+    """Where stacks of adapters are written as one adapter for a server (l2m.models.lora)."""
+    return conversion_cache_dir().parent / "adapter-stacks"
+
+
 class OpenAIChatModel:
-    """An OpenAI-compatible /chat/completions endpoint; a batch goes out as concurrent requests."""
+    """OpenAI-compatible /chat/completions endpoints (vLLM), with the adapters a role needs.
+
+    Several base URLs spread the requests over several servers (round robin; a retry goes to the
+    next one). With `adapters`, the stack is served as one LoRA (l2m.models.lora.combined_adapter)
+    named by its contents, and each request names it as its `model`. Before the first request
+    every server is checked: it must list the base model, and list the adapter or load it on
+    request (vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True); otherwise AdapterNotServedError.
+    A batch goes out as concurrent requests; `max_in_flight` bounds them.
+    """
 
     def __init__(
         self,
         model_name: str,
-        base_url: str,
+        base_urls: str | Sequence[str],
         *,
+        adapters: Sequence[str | Path] = (),
         api_key: str | None = None,
         max_retries: int = 4,
         backoff_seconds: float = 1.0,
         timeout_seconds: float = 120.0,
-        concurrency: int = 16,
+        max_in_flight: int = 16,
     ):
-        self.name = f"{model_name}@{base_url}"
         self.model_name = model_name
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.urls = endpoint_urls(base_urls)
+        self.adapters = tuple(Path(a) for a in adapters)
+        self.name = f"{model_name}@{','.join(self.urls)}|adapters=[{adapter_ids(self.adapters)}]"
+        self.served_adapter = combined_adapter(self.adapters, stacks_dir()) if self.adapters else None
+        self.served_name = f"l2m-{stack_key(self.adapters)}" if self.adapters else model_name
         self.headers = {"Authorization": f"Bearer {api_key or os.environ.get('OPENAI_API_KEY', 'EMPTY')}"}
         self.max_retries, self.backoff_seconds = max_retries, backoff_seconds
-        self.timeout_seconds, self.concurrency = timeout_seconds, concurrency
+        self.timeout_seconds, self.max_in_flight = timeout_seconds, max_in_flight
+        self._turns = itertools.count()
+        self._ready = threading.Lock()
+        self._checked = False
 
     def generate(self, conversations: Sequence[Messages], sampling: Sampling) -> list[Generation]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        self.check_servers()
+        if len(conversations) == 1:
+            return [self._complete(conversations[0], sampling)]
+        with ThreadPoolExecutor(max_workers=self.max_in_flight) as pool:
             return list(pool.map(lambda m: self._complete(m, sampling), conversations))
+
+    def check_servers(self) -> None:
+        """Once: every server lists the base model and serves the adapter (loading it if need be)."""
+        with self._ready:
+            if not self._checked:
+                for url in self.urls:
+                    self._check_server(url)
+                self._checked = True
+
+    def _check_server(self, url: str) -> None:
+        served = {entry.get("id") for entry in self._request("GET", url, "/models", "model list").get("data", [])}
+        if self.model_name not in served:
+            raise EndpointError(
+                f"{url} serves {', '.join(sorted(map(str, served))) or 'no model'}, not {self.model_name!r}; "
+                f"start it with --served-model-name {self.model_name}"
+            )
+        if self.served_adapter is None or self.served_name in served:
+            return
+        body = {"lora_name": self.served_name, "lora_path": str(self.served_adapter.resolve())}
+        try:
+            self._send("POST", url, "/load_lora_adapter", "adapter load", body)  # vLLM replies in plain text
+        except EndpointError as err:
+            rank = json.loads((self.served_adapter / "adapter_config.json").read_text())["r"]
+            stack = " + ".join(a.name for a in self.adapters)
+            raise AdapterNotServedError(
+                f"{url} does not serve adapter {self.served_name} ({stack}) and did not load it ({err}); "
+                f"serve it with --enable-lora --max-lora-rank {rank} or more and "
+                f"--lora-modules {self.served_name}={body['lora_path']} (or VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)"
+            ) from None
 
     def _complete(self, messages: Messages, sampling: Sampling) -> Generation:
         body = {
-            "model": self.model_name,
+            "model": self.served_name,
             "messages": messages,
             "max_tokens": sampling.max_new_tokens,
             "temperature": sampling.temperature,
@@ -330,25 +418,50 @@ class OpenAIChatModel:
             "seed": sampling.seed,
         }
         if sampling.constraint:
-            # vLLM's structured outputs (older vLLM versions call it "guided_regex").
+            # vLLM's structured outputs (vLLM 0.32; older versions called it "guided_regex").
             body["structured_outputs"] = {"regex": sampling.constraint}
         start = time.perf_counter()
-        reply = self._post(body)
-        usage = reply.get("usage") or {}
-        return Generation(
-            text=reply["choices"][0]["message"]["content"] or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=time.perf_counter() - start,
-        )
+        url = self.urls[next(self._turns) % len(self.urls)]
+        reply = self._request("POST", url, "/chat/completions", "chat completion", body, spread=True)
+        try:
+            usage = reply.get("usage") or {}
+            text = reply["choices"][0]["message"]["content"] or ""
+            prompt_tokens, completion_tokens = (
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+            )
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+            raise EndpointError(f"{url}: a chat completion reply without {err!s} ({str(reply)[:200]})") from None
+        return Generation(text, prompt_tokens, completion_tokens, seconds=time.perf_counter() - start)
 
-    def _post(self, body: dict) -> dict:
+    def _request(
+        self, method: str, url: str, path: str, kind: str, body: dict | None = None, *, spread: bool = False
+    ) -> dict:
+        """The JSON object a server replies to one request, or EndpointError in one line."""
+        response = self._send(method, url, path, kind, body, spread=spread)
+        try:
+            reply = response.json()
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            raise EndpointError(f"{response.url}: the {kind} reply is not a JSON object ({response.text[:200]!r})")
+        return reply
+
+    def _send(
+        self, method: str, url: str, path: str, kind: str, body: dict | None = None, *, spread: bool = False
+    ) -> httpx.Response:
+        """One request, retried with exponential backoff on connection errors, 429 and 5xx (with
+        `spread`, each retry on the next server); any other refusal is an EndpointError."""
         last_error = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                if spread:
+                    url = self.urls[(self.urls.index(url) + 1) % len(self.urls)]
             try:
-                response = httpx.post(self.url, json=body, headers=self.headers, timeout=self.timeout_seconds)
+                response = httpx.request(
+                    method, url + path, json=body, headers=self.headers, timeout=self.timeout_seconds
+                )
             except httpx.HTTPError as err:
                 last_error = f"{type(err).__name__}: {err}"
                 continue
@@ -357,10 +470,10 @@ class OpenAIChatModel:
                 continue
             if response.status_code != 200:
                 raise EndpointError(
-                    f"{self.url} refused the request: HTTP {response.status_code} {response.text[:300]}"
+                    f"{url}{path} refused the {kind}: HTTP {response.status_code} {response.text[:300]}"
                 )
-            return response.json()
+            return response
         raise EndpointError(
-            f"{self.url} did not answer after {self.max_retries + 1} attempts ({last_error}); "
+            f"{url}{path} did not answer the {kind} after {self.max_retries + 1} attempts ({last_error}); "
             "is the server running and reachable?"
         )

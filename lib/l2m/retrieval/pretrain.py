@@ -62,7 +62,7 @@ from l2m.memory.base import memory_request
 from l2m.memory.judge import Parsed, parse_number
 from l2m.models.llm import ChatModel, Sampling
 from l2m.retrieval.experts import EMOTIONS, EmotionScorer, ImportanceScorer
-from l2m.runner import answer_prompts, run_lockstep
+from l2m.runner import answer_prompts, run_operations
 
 # Bump when the data construction changes, so that scorers trained on older data are not reused.
 DATASET_VERSION = 1
@@ -513,7 +513,7 @@ def zero_shot_importance(
     llm: ChatModel, chains: Sequence[InformationChain], rng: np.random.Generator, *, seed: int, max_live: int
 ) -> tuple[float, float]:
     """(mean nDCG@5, IFR) of the LLM's importance scores; an unparseable reply scores U(0,1)."""
-    replies = run_lockstep(
+    replies = run_operations(
         (importance_operation(c, Sampling(8, 0.0, seed=seed)) for c in chains),
         {"memory": llm},
         max_live=max_live,
