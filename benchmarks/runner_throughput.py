@@ -42,8 +42,9 @@ def play(
     every LLM call goes to that server (adapters served there), `live` requests in flight."""
     trained = Workspace(profile)
     settings = dict(
-        live_episodes=live, endpoint_requests=live, llm_batch_size=batch, dtype=dtype, llm_endpoint=endpoint
-    )
+        live_episodes=live, endpoint_requests=live, llm_batch_size=batch, dtype=dtype, llm_endpoint=endpoint,
+        test_questions=questions,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         ws = Workspace(profile.replace(**settings), run_dir=Path(scratch))
         adapter = ws.agent_adapter = trained.agent_adapter

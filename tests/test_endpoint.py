@@ -270,3 +270,12 @@ def test_a_malformed_reply_is_one_line_naming_the_endpoint_and_request(servers, 
 def test_an_endpoint_that_is_not_a_list_of_urls_is_refused(spec):
     with pytest.raises(ValueError, match="comma-separated http"):
         OpenAIChatModel(MODEL, spec)
+
+
+def test_serving_without_a_vllm_interpreter_says_how_to_get_one(monkeypatch, capsys):
+    from l2m import serve
+
+    monkeypatch.setenv("L2M_VLLM_PYTHON", "/nonexistent/bin/python")
+    assert serve.main(["--profile", "smoke", "--", "true"]) == 1
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith("error: no vLLM interpreter at /nonexistent/bin/python") and "--engine vllm" in error

@@ -40,8 +40,8 @@ class Profile:
     name: str
     llm: str
     encoder: str
-    # An OpenAI-compatible base URL (e.g. "http://localhost:8000/v1" for vLLM) to reach the LLM
-    # over HTTP instead of loading it in this process; $L2M_LLM_ENDPOINT sets it too.
+    # OpenAI-compatible base URLs, comma-separated (e.g. "http://localhost:8000/v1" for vLLM), to
+    # reach the LLM over HTTP instead of loading it in this process; $L2M_LLM_ENDPOINT sets it too.
     llm_endpoint: str | None = None
     # Questions per test split (None = the whole split, i.e. the paper's sizes).
     test_questions: int | None

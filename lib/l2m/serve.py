@@ -91,10 +91,10 @@ class VLLMServer:
         return f"http://127.0.0.1:{self.settings.port}/v1"
 
     def command(self) -> list[str]:
-        s = self.settings
+        s, python = self.settings, vllm_python()
         model = converted_folder(resolve_model(self.profile.llm))
         return [
-            str(vllm_python()), "-m", "vllm.entrypoints.openai.api_server",
+            str(python), "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(model), "--served-model-name", self.profile.llm,
             "--dtype", choose_device(self.profile.dtype).dtype_name,
             "--max-model-len", str(s.max_model_len), "--seed", "0",
@@ -166,8 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="+", help="what to run against the server (after --)")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
-    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the server is stopped either way.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         with VLLMServer(profile, ServerSettings(port=args.port, max_lora_rank=args.max_lora_rank)) as server:
             print(f"== vLLM serving {profile.llm} at {server.url} (log: {server.log_path})", flush=True)
@@ -178,4 +176,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the server is stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
